@@ -1,0 +1,108 @@
+# Rill build. `make` builds bin/rill; `make test` runs every test; `make run`
+# starts a broker on localhost:9092 with data under ./data; `make bench`
+# measures it. SAN=1 builds and tests with AddressSanitizer and
+# UndefinedBehaviorSanitizer (into build/san, so both builds coexist).
+
+CC      ?= gcc
+SAN     ?= 0
+DATA    ?= ./data
+
+ifeq ($(SAN),1)
+BUILD   := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1 -g
+else
+BUILD   := build/release
+SANFLAGS :=
+OPT     := -O2 -g
+endif
+
+BIN     := $(BUILD)/bin/rill
+GEN     := $(BUILD)/gen
+
+PKGS    := libevent libevent_pthreads rocksdb libzstd liblz4 zlib libprotobuf-c
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+           $(OPT) $(SANFLAGS) -I. -I$(GEN) -MMD -MP -pthread
+LDFLAGS += $(SANFLAGS) -pthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -lrocksdb -lzstd -llz4 -lz -lprotobuf-c) -lsnappy -lm
+
+PROTO_SRC  := $(wildcard proto/*.proto)
+PROTO_GEN  := $(patsubst proto/%.proto,$(GEN)/proto/%.pb-c.c,$(PROTO_SRC))
+
+COMMON_SRC := $(wildcard common/*.c)
+PROTOC_SRC := $(wildcard proto/*.c)
+STORAGE_SRC:= $(wildcard storage/*.c)
+META_SRC   := $(wildcard metadata/*.c)
+BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
+
+LIB_SRC := $(COMMON_SRC) $(PROTOC_SRC) $(STORAGE_SRC) $(META_SRC) $(BROKER_SRC)
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_GEN:.c=.o)
+LIB     := $(BUILD)/librill.a
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(BUILD)/bin/unit-tests
+
+.SECONDARY:
+
+.PHONY: all run test unit compat-debian compat bench bootstrap check-source clean
+
+all: $(BIN)
+
+bootstrap:
+	@scripts/bootstrap
+
+$(GEN)/proto/%.pb-c.c $(GEN)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(GEN)/proto
+	protoc-c --c_out=$(GEN) $<
+
+$(GEN)/proto/%.pb-c.o: $(GEN)/proto/%.pb-c.c
+	$(CC) $(filter-out -Werror -Wshadow,$(CFLAGS)) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(PROTO_GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/broker/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@if [ "$(SAN)" != "1" ]; then mkdir -p bin && ln -sf ../$(BIN) bin/rill; fi
+
+$(UNIT_BIN): $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC) tests/unit/unit_main.c) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)
+
+check-source:
+	@scripts/check-source
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+# Client compatibility, persistence and bad-input tests: real broker
+# processes and the Debian-packaged Kafka clients.
+compat-debian: $(BIN)
+	RILL_BIN=$(abspath $(BIN)) /usr/bin/python3 tests/run.py
+
+test: bootstrap check-source
+	$(MAKE) all unit compat-debian
+
+run: bootstrap
+	$(MAKE) all
+	$(BIN) --log.dirs=$(DATA) --listeners=PLAINTEXT://localhost:9092
+
+# Clients from other registries (PyPI, npm, Maven Central, Go proxy).
+compat: $(BIN)
+	RILL_BIN=$(abspath $(BIN)) tests/compat/registry/run
+
+bench: bootstrap
+	$(MAKE) all
+	scripts/bench/run
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

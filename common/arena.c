@@ -1,0 +1,91 @@
+#include "common/arena.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ARENA_CHUNK_BYTES = 16384 };
+
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t size;
+    size_t used;
+    _Alignas(16) unsigned char data[];
+};
+
+void arena_init(struct arena *arena)
+{
+    arena->head = NULL;
+    arena->used_bytes = 0;
+}
+
+void *arena_alloc(struct arena *arena, size_t size)
+{
+    size_t aligned = (size + 7) & ~(size_t)7;
+    if (aligned < size)
+        return NULL;
+    struct arena_chunk *chunk = arena->head;
+    if (chunk == NULL || chunk->size - chunk->used < aligned) {
+        size_t data_size = aligned > ARENA_CHUNK_BYTES ? aligned : ARENA_CHUNK_BYTES;
+        if (data_size > SIZE_MAX - sizeof(*chunk))
+            return NULL;
+        chunk = malloc(sizeof(*chunk) + data_size);
+        if (chunk == NULL)
+            return NULL;
+        chunk->size = data_size;
+        chunk->used = 0;
+        /* A large one-off allocation goes behind the current chunk so the
+         * space left in the current chunk stays usable. */
+        if (aligned > ARENA_CHUNK_BYTES && arena->head != NULL) {
+            chunk->next = arena->head->next;
+            arena->head->next = chunk;
+        } else {
+            chunk->next = arena->head;
+            arena->head = chunk;
+        }
+    }
+    void *p = chunk->data + chunk->used;
+    chunk->used += aligned;
+    arena->used_bytes += aligned;
+    memset(p, 0, size);
+    return p;
+}
+
+void *arena_dup(struct arena *arena, const void *src, size_t size)
+{
+    void *p = arena_alloc(arena, size ? size : 1);
+    if (p != NULL && size > 0)
+        memcpy(p, src, size);
+    return p;
+}
+
+char *arena_printf(struct arena *arena, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *p = arena_alloc(arena, (size_t)n + 1);
+    if (p == NULL)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void arena_free(struct arena *arena)
+{
+    struct arena_chunk *chunk = arena->head;
+    while (chunk != NULL) {
+        struct arena_chunk *next = chunk->next;
+        free(chunk);
+        chunk = next;
+    }
+    arena->head = NULL;
+    arena->used_bytes = 0;
+}

@@ -1,0 +1,67 @@
+/* Every fixed limit in Rill, each with the reason for its value.
+ *
+ * Limits that users tune (socket.request.max.bytes, message.max.bytes, ...)
+ * live in the configuration table instead; these are the ones that bound
+ * memory or work no matter what the configuration says. */
+#ifndef RILL_COMMON_LIMITS_H
+#define RILL_COMMON_LIMITS_H
+
+/* Kafka caps topic names at 249 characters so that "name-partition" and the
+ * segment file names fit in a 255-byte file name. */
+#define LIMIT_TOPIC_NAME_BYTES 249
+
+/* Partitions of one topic. Kafka has no hard cap; this keeps one CreateTopics
+ * request from making the broker create millions of directories. */
+#define LIMIT_PARTITIONS_PER_TOPIC 10000
+
+/* Topics one broker holds; bounds the metadata image and open file count. */
+#define LIMIT_TOPICS 100000
+
+/* Requests one connection may have in flight (decoded, answer not yet sent).
+ * librdkafka pipelines up to 1,000,000 by default; the broker stops reading
+ * from the socket at this depth instead, which is back-pressure, not an
+ * error. */
+#define LIMIT_INFLIGHT_PER_CONNECTION 256
+
+/* Bytes queued for sending on one connection before the broker stops
+ * reading more requests from it (back-pressure for slow readers). */
+#define LIMIT_OUTPUT_BYTES_PER_CONNECTION (64u << 20)
+
+/* Open client connections. Each costs buffers; beyond this, accept() is
+ * answered by closing the new socket. */
+#define LIMIT_CONNECTIONS 10000
+
+/* Elements in any array of a decoded request. A real request never comes
+ * near this; it bounds the memory a hostile frame can make us allocate
+ * (each element also needs at least one byte of input, checked first). */
+#define LIMIT_ARRAY_ELEMENTS 1000000
+
+/* Nesting of structs in a schema; the generated schemas are at most 4 deep. */
+#define LIMIT_SCHEMA_DEPTH 16
+
+/* A decompressed batch may not exceed this many bytes: validation of a
+ * compressed batch inflates it in memory, and a tiny zstd bomb must not make
+ * the broker allocate gigabytes. Kafka's own batches are at most
+ * message.max.bytes (1 MiB by default) before compression. */
+#define LIMIT_DECOMPRESSED_BATCH_BYTES (256u << 20)
+
+/* Records per batch; the count is an int32 on the wire. */
+#define LIMIT_RECORDS_PER_BATCH 10000000
+
+/* Bytes read from a segment per header scan when locating batches for a
+ * fetch; large enough for many small batches, small enough to stay cheap. */
+#define LIMIT_SCAN_CHUNK_BYTES (64u << 10)
+
+/* Pending Fetch long-polls per broker; each holds a connection slot. */
+#define LIMIT_FETCH_WAITERS 100000
+
+/* Length of one line in a properties file. */
+#define LIMIT_CONFIG_LINE_BYTES 65536
+
+/* Segments per partition kept open at once is not limited: only the active
+ * segment holds a write descriptor, and reads open on demand. */
+
+/* Entries the flush thread takes from its queue in one group commit. */
+#define LIMIT_FLUSH_BATCH 4096
+
+#endif

@@ -1,0 +1,124 @@
+/* A partition log: a directory of segment files holding record batches as
+ * producers sent them, indexed in the store's RocksDB.
+ *
+ * Invariants:
+ *   - segments are sorted by base offset; only the last (active) one is
+ *     written; each segment's first batch starts at its base offset;
+ *   - log_start_offset <= durable_offset <= log_end_offset;
+ *   - every byte below the recovery checkpoint is fsynced and indexed;
+ *     everything after it is re-checked (CRC) and re-indexed on open;
+ *   - a read never returns bytes past what append() finished writing.
+ *
+ *   open ──recover──> ready ──append──> (dirty) ──flush job──> durable
+ *                       │                                        │
+ *                       └──── truncate / retention / destroy ────┘
+ *
+ * Only the broker loop thread calls these functions; fsyncs and file
+ * deletions run on the store's workers. */
+#ifndef RILL_STORAGE_LOG_H
+#define RILL_STORAGE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/record_batch.h"
+#include "storage/store.h"
+
+enum storage_flush_policy {
+    FLUSH_ALWAYS,   /* fsync (group commit) before an append counts as durable */
+    FLUSH_INTERVAL, /* fsync every flush_messages or flush_ms */
+    FLUSH_NEVER,    /* only on roll and shutdown, as Kafka's defaults */
+};
+
+struct storage_log_config {
+    int64_t segment_bytes;   /* segment.bytes */
+    int64_t segment_ms;      /* segment.ms */
+    int64_t retention_ms;    /* retention.ms, -1 = forever */
+    int64_t retention_bytes; /* retention.bytes, -1 = unlimited */
+    int32_t index_interval_bytes;
+    enum storage_flush_policy flush_policy;
+    int64_t flush_messages;  /* flush.messages (FLUSH_INTERVAL) */
+    int64_t flush_ms;        /* flush.ms (FLUSH_INTERVAL) */
+};
+
+struct storage_log;
+
+/* Called on the loop thread when the durable offset advanced. */
+typedef void (*storage_durable_fn)(struct storage_log *log, int64_t durable_offset, void *ctx);
+
+/* Opens the log called name ("topic-3") in dir, creating it when missing,
+ * and recovers it. On success the caller owns *out. */
+int storage_log_open(struct storage_store *store, const char *dir, const char *name,
+                     const struct storage_log_config *cfg, storage_durable_fn on_durable,
+                     void *ctx, struct storage_log **out);
+
+/* Flushes what is buffered (asynchronously) and frees the log; any fsync in
+ * flight completes before the store closes. NULL is allowed. */
+void storage_log_close(struct storage_log *log);
+
+/* Removes the log from disk and from the index, then frees it. */
+int storage_log_destroy(struct storage_log *log);
+
+void storage_log_set_config(struct storage_log *log, const struct storage_log_config *cfg);
+
+const char *storage_log_name(const struct storage_log *log);
+int64_t storage_log_start_offset(const struct storage_log *log);
+int64_t storage_log_end_offset(const struct storage_log *log);
+int64_t storage_log_durable_offset(const struct storage_log *log);
+int64_t storage_log_size_bytes(const struct storage_log *log);
+size_t storage_log_segment_count(const struct storage_log *log);
+
+/* Appends one validated batch (len bytes, writable: the base offset and
+ * leader epoch are stamped into it). Returns 0 and the assigned base offset,
+ * RILL_ERR_NOSPC or RILL_ERR_IO (nothing appended in either case). */
+int storage_log_append(struct storage_log *log, uint8_t *batch, size_t len,
+                       int32_t leader_epoch, const struct record_batch_info *info,
+                       int64_t now_ms, int64_t *base_offset);
+
+/* Where the batches for a fetch are: a byte range of one segment, holding
+ * whole batches only. fd is a duplicate the caller owns (or -1 when empty). */
+struct storage_read {
+    int fd;
+    int64_t position;
+    int64_t length;
+    int64_t first_offset; /* base offset of the first batch */
+    int64_t next_offset;  /* offset after the last batch */
+};
+
+/* Locates batches from the one holding offset, below max_offset, up to
+ * max_bytes (the first batch is returned whole even when larger).
+ * Returns 0 (possibly empty), RILL_ERR_RANGE when offset is outside
+ * [log start, log end], or RILL_ERR_IO. */
+int storage_log_read(struct storage_log *log, int64_t offset, int64_t max_offset,
+                     size_t max_bytes, struct storage_read *out);
+
+/* Reads the same range into memory (for internal consumers such as the
+ * metadata log and the group coordinator). On success *buf is malloc'd. */
+int storage_log_read_copy(struct storage_log *log, int64_t offset, int64_t max_offset,
+                          size_t max_bytes, uint8_t **buf, size_t *len);
+
+/* The first offset whose record timestamp is >= timestamp, and that
+ * record's timestamp. Returns 0 or RILL_ERR_NOT_FOUND (none that late). */
+int storage_log_offset_for_time(struct storage_log *log, int64_t timestamp, int64_t *offset,
+                                int64_t *record_timestamp);
+
+/* Removes every batch at or above offset (a batch that contains offset is
+ * removed whole). Returns 0 or a RILL_ERR_*. */
+int storage_log_truncate(struct storage_log *log, int64_t offset);
+
+/* Deletes closed segments older than retention.ms or beyond
+ * retention.bytes. Returns how many segments were deleted, or < 0. */
+int storage_log_apply_retention(struct storage_log *log, int64_t now_ms);
+
+/* Starts an fsync if the policy calls for one (FLUSH_ALWAYS: whenever
+ * dirty; FLUSH_INTERVAL: by count or age). now_ms is a monotonic time. */
+void storage_log_maybe_flush(struct storage_log *log, int64_t now_ms);
+
+/* Starts an fsync of everything appended so far, whatever the policy. */
+void storage_log_flush(struct storage_log *log);
+
+/* True when appends are not yet covered by a finished fsync. */
+bool storage_log_dirty(const struct storage_log *log);
+
+#endif

@@ -1,0 +1,46 @@
+/* The broker's storage: its log directories, the RocksDB index shared by
+ * every partition log, and the background workers (the flusher, which does
+ * group-commit fsyncs, and the janitor, which deletes files).
+ *
+ * Layout of each log directory (log.dirs):
+ *   <dir>/<topic>-<partition>/<20-digit base offset>.log   segments
+ *   <dir>/rill-index/                                       RocksDB (first dir only)
+ *   <dir>/<name>.<log id>-delete/                           logs being deleted
+ *
+ * Only the broker loop thread calls these functions. */
+#ifndef RILL_STORAGE_STORE_H
+#define RILL_STORAGE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct storage_store;
+struct storage_index;
+
+/* Opens the store over dirs (created if missing). Returns 0 or a
+ * RILL_ERR_*, with a description in errbuf. */
+int storage_store_open(const char *const *dirs, size_t ndirs, struct storage_store **out,
+                       char *errbuf, size_t errlen);
+
+/* Flushes every open log, waits for the fsyncs, closes everything. */
+void storage_store_close(struct storage_store *store);
+
+/* Descriptors that become readable when background work finished; the loop
+ * watches them and calls storage_store_reap(). */
+size_t storage_store_notify_fds(const struct storage_store *store, int *fds, size_t max);
+void storage_store_reap(struct storage_store *store);
+
+/* Waits for every queued fsync and deletion to finish (shutdown, tests). */
+void storage_store_drain(struct storage_store *store);
+
+/* Calls fn for every partition directory name found on disk (e.g.
+ * "orders-3"), excluding directories being deleted. */
+int storage_store_list(struct storage_store *store,
+                       void (*fn)(void *ctx, const char *name, const char *dir), void *ctx);
+
+/* Picks the log directory for a new log: the one holding fewest logs. */
+const char *storage_store_pick_dir(struct storage_store *store);
+
+struct storage_index *storage_store_index(struct storage_store *store);
+
+#endif
