@@ -177,8 +177,15 @@ int storage_store_list(struct storage_store *store,
     return RILL_OK;
 }
 
-const char *storage_store_pick_dir(struct storage_store *store)
+const char *storage_store_dir_for(struct storage_store *store, const char *name)
 {
+    char path[4096];
+    struct stat st;
+    for (size_t i = 0; i < store->ndirs; i++) {
+        snprintf(path, sizeof(path), "%s/%s", store->dirs[i], name);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            return store->dirs[i];
+    }
     size_t best = 0;
     for (size_t i = 1; i < store->ndirs; i++)
         if (store->dir_logs[i] < store->dir_logs[best])

@@ -38,8 +38,9 @@ void storage_store_drain(struct storage_store *store);
 int storage_store_list(struct storage_store *store,
                        void (*fn)(void *ctx, const char *name, const char *dir), void *ctx);
 
-/* Picks the log directory for a new log: the one holding fewest logs. */
-const char *storage_store_pick_dir(struct storage_store *store);
+/* The log directory that holds log name, or, for a new log, the directory
+ * holding fewest logs. */
+const char *storage_store_dir_for(struct storage_store *store, const char *name);
 
 struct storage_index *storage_store_index(struct storage_store *store);
 

@@ -1,0 +1,40 @@
+/* The one table that drives the Kafka front end: for each API its key,
+ * name, the version range advertised in ApiVersions, the lowest version
+ * actually served, and its handler. Dispatch, ApiVersions and request
+ * logging all read this table; an API that is not here is not advertised. */
+#ifndef RILL_BROKER_API_TABLE_H
+#define RILL_BROKER_API_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct request;
+
+typedef void (*api_handler_fn)(struct request *req);
+
+struct api_entry {
+    int16_t api_key;
+    const char *name;
+    int16_t min_version;   /* advertised */
+    int16_t max_version;   /* advertised and served */
+    int16_t serve_min;     /* below this, advertised only (answered UNSUPPORTED_VERSION) */
+    api_handler_fn handler;
+};
+
+/* The entry for api_key, or NULL when Rill does not serve it. */
+const struct api_entry *api_table_find(int16_t api_key);
+
+/* Iteration over every entry, in api_key order. */
+const struct api_entry *api_table_entries(size_t *count);
+
+/* Handlers, one file each (broker/handle_*.c). */
+void handle_api_versions(struct request *req);
+void handle_metadata(struct request *req);
+void handle_produce(struct request *req);
+void handle_fetch(struct request *req);
+void handle_list_offsets(struct request *req);
+void handle_create_topics(struct request *req);
+void handle_delete_topics(struct request *req);
+void handle_describe_configs(struct request *req);
+
+#endif

@@ -1,0 +1,410 @@
+#include "broker/broker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker/conn.h"
+#include "broker/group_coordinator.h"
+#include "broker/metadata_log.h"
+#include "broker/partition.h"
+#include "broker/topics.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "common/rill_error.h"
+
+enum { PRIORITY_IO = 0, PRIORITY_FLUSH = 1, TICK_MS = 100 };
+
+/* ---- meta.properties ------------------------------------------------------ */
+
+/* The cluster id in Kafka's form: 16 random bytes, URL-safe base64 without
+ * padding (22 characters). */
+static int broker_new_cluster_id(char *out, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t raw[16];
+    int rc = random_bytes(raw, sizeof(raw));
+    if (rc != 0 || len < 23)
+        return rc ? rc : RILL_ERR_INVALID;
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        acc = (acc << 8) | raw[i];
+        bits += 8;
+        while (bits >= 6) {
+            out[n++] = alphabet[(acc >> (bits - 6)) & 63];
+            bits -= 6;
+        }
+    }
+    if (bits > 0)
+        out[n++] = alphabet[(acc << (6 - bits)) & 63];
+    out[n] = '\0';
+    return RILL_OK;
+}
+
+struct meta_props {
+    char cluster_id[64];
+    int node_id;
+    bool found;
+};
+
+static int broker_meta_prop(void *ctx, const char *key, const char *value)
+{
+    struct meta_props *mp = ctx;
+    if (strcmp(key, "cluster.id") == 0)
+        snprintf(mp->cluster_id, sizeof(mp->cluster_id), "%s", value);
+    else if (strcmp(key, "node.id") == 0)
+        mp->node_id = atoi(value);
+    return RILL_OK;
+}
+
+/* Reads or writes <first log dir>/meta.properties, Kafka's record of which
+ * cluster and node a data directory belongs to. */
+static int broker_meta_properties(struct broker *b)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof(path), "%s/meta.properties", b->cfg.log_dir_list[0]);
+    struct meta_props mp = {.node_id = -1};
+    if (access(path, F_OK) == 0) {
+        char err[256];
+        if (config_parse_properties(path, broker_meta_prop, &mp, err, sizeof(err)) != 0) {
+            log_error("broker", "%s", err);
+            return RILL_ERR_CONFIG;
+        }
+        mp.found = true;
+    }
+    if (mp.found) {
+        if (b->cfg.cluster_id != NULL && strcmp(b->cfg.cluster_id, mp.cluster_id) != 0) {
+            log_error("broker", "cluster.id %s does not match %s in %s: this directory belongs "
+                      "to another cluster", b->cfg.cluster_id, mp.cluster_id, path);
+            return RILL_ERR_CONFIG;
+        }
+        if (mp.node_id != b->cfg.node_id) {
+            log_error("broker", "node.id %d does not match %d in %s", b->cfg.node_id, mp.node_id,
+                      path);
+            return RILL_ERR_CONFIG;
+        }
+        snprintf(b->cluster_id, sizeof(b->cluster_id), "%s", mp.cluster_id);
+        return RILL_OK;
+    }
+    if (b->cfg.cluster_id != NULL)
+        snprintf(b->cluster_id, sizeof(b->cluster_id), "%s", b->cfg.cluster_id);
+    else if (broker_new_cluster_id(b->cluster_id, sizeof(b->cluster_id)) != 0)
+        return RILL_ERR_IO;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        log_error("broker", "cannot write %s: %s", tmp, strerror(errno));
+        return RILL_ERR_IO;
+    }
+    fprintf(f, "#\n#Written by Rill\nversion=1\ncluster.id=%s\nnode.id=%d\n", b->cluster_id,
+            b->cfg.node_id);
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        log_error("broker", "cannot write %s: %s", path, strerror(errno));
+        return RILL_ERR_IO;
+    }
+    log_info("broker", "formatted %s for cluster %s", b->cfg.log_dir_list[0], b->cluster_id);
+    return RILL_OK;
+}
+
+/* ---- loop callbacks --------------------------------------------------------- */
+
+void broker_mark_dirty(struct broker *b, struct partition *p)
+{
+    if (p->in_dirty_list)
+        return;
+    p->in_dirty_list = true;
+    p->next_dirty = b->dirty_head;
+    b->dirty_head = p;
+    event_active(b->ev_flush_pass, EV_TIMEOUT, 1);
+}
+
+/* Runs after every IO callback of this loop iteration: one fsync per log
+ * for all the appends of the iteration (group commit). */
+static void broker_on_flush_pass(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct broker *b = arg;
+    int64_t now = clock_mono_ms();
+    struct partition *p = b->dirty_head;
+    b->dirty_head = NULL;
+    while (p != NULL) {
+        struct partition *next = p->next_dirty;
+        p->in_dirty_list = false;
+        p->next_dirty = NULL;
+        storage_log_maybe_flush(p->log, now);
+        p = next;
+    }
+}
+
+static void broker_on_storage(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    storage_store_reap(((struct broker *)arg)->store);
+}
+
+static void broker_each_partition(struct broker *b, void (*fn)(struct partition *p, void *ctx),
+                                  void *ctx)
+{
+    size_t bucket;
+    for (struct strmap_entry *e = strmap_first(&b->topics, &bucket); e != NULL;
+         e = strmap_next(&b->topics, e, &bucket)) {
+        struct broker_topic *t = e->value;
+        for (int32_t i = 0; i < t->npartitions; i++)
+            fn(t->partitions[i], ctx);
+    }
+}
+
+static void broker_retention_one(struct partition *p, void *ctx)
+{
+    int64_t now = *(int64_t *)ctx;
+    if (storage_log_apply_retention(p->log, now) > 0 && p->high_watermark <
+                                                           storage_log_start_offset(p->log))
+        p->high_watermark = storage_log_start_offset(p->log);
+}
+
+static void broker_on_retention(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct broker *b = arg;
+    int64_t now = clock_wall_ms();
+    broker_each_partition(b, broker_retention_one, &now);
+}
+
+static void broker_interval_flush_one(struct partition *p, void *ctx)
+{
+    if (p->topic->cfg.log.flush_policy == FLUSH_INTERVAL)
+        storage_log_maybe_flush(p->log, *(int64_t *)ctx);
+}
+
+static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct broker *b = arg;
+    int64_t now = clock_mono_ms();
+    if (b->cfg.log_defaults.flush_policy == FLUSH_INTERVAL)
+        broker_each_partition(b, broker_interval_flush_one, &now);
+    conn_close_idle(b, now, b->cfg.connections_max_idle_ms);
+    group_coordinator_tick(b->groups, now);
+}
+
+static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct broker *b = arg;
+    log_info("broker", "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    broker_stop(b);
+}
+
+static void broker_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
+                             int addrlen, void *arg)
+{
+    (void)l;
+    conn_accept(arg, fd, addr, addrlen);
+}
+
+static void broker_on_accept_error(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+    /* EMFILE and the like: keep the listener; the next accept retries. */
+    log_warn("broker", "accept failed: %s", strerror(errno));
+}
+
+/* ---- start / run / stop ------------------------------------------------------ */
+
+static int broker_listen(struct broker *b)
+{
+    struct broker_listener *l = &b->cfg.listener;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", l->port);
+    int gai = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints, &res);
+    if (gai != 0) {
+        log_error("broker", "listeners: cannot resolve '%s': %s", l->host, gai_strerror(gai));
+        return RILL_ERR_CONFIG;
+    }
+    /* An empty host binds every interface; prefer IPv6 (dual stack). */
+    struct addrinfo *pick = res;
+    for (struct addrinfo *ai = res; ai != NULL && l->host[0] == '\0'; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET6)
+            pick = ai;
+    b->listener = evconnlistener_new_bind(
+        b->base, broker_on_accept, b,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1, pick->ai_addr,
+        (int)pick->ai_addrlen);
+    if (b->listener == NULL && pick != res)
+        b->listener = evconnlistener_new_bind(
+            b->base, broker_on_accept, b,
+            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1, res->ai_addr,
+            (int)res->ai_addrlen);
+    freeaddrinfo(res);
+    if (b->listener == NULL) {
+        log_error("broker", "cannot listen on %s:%d: %s", l->host[0] ? l->host : "*", l->port,
+                  strerror(errno));
+        return RILL_ERR_IO;
+    }
+    evconnlistener_set_error_cb(b->listener, broker_on_accept_error);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = evconnlistener_get_fd(b->listener);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            b->bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            b->bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    if (b->cfg.advertised.port == 0)
+        b->cfg.advertised.port = b->bound_port;
+    return RILL_OK;
+}
+
+static void broker_raise_fd_limit(void)
+{
+    /* Segments and connections are descriptors: take what the hard limit
+     * allows, as Kafka's packaging does. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static struct event *broker_timer(struct broker *b, event_callback_fn fn, int64_t ms)
+{
+    struct event *ev = event_new(b->base, -1, EV_PERSIST, fn, b);
+    if (ev == NULL)
+        return NULL;
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    event_priority_set(ev, PRIORITY_IO);
+    event_add(ev, &tv);
+    return ev;
+}
+
+int broker_start(struct broker *b, struct broker_config *cfg)
+{
+    memset(b, 0, sizeof(*b));
+    b->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg)); /* the broker owns the strings now */
+    log_set_level((enum log_level)log_level_parse(b->cfg.log_level));
+    broker_raise_fd_limit();
+    signal(SIGPIPE, SIG_IGN);
+
+    b->base = event_base_new();
+    if (b->base == NULL || event_base_priority_init(b->base, 2) != 0)
+        return RILL_ERR_NOMEM;
+    if (strmap_init(&b->topics) != 0 || strmap_init(&b->creating) != 0)
+        return RILL_ERR_NOMEM;
+
+    char err[512] = "";
+    int rc = storage_store_open((const char *const *)b->cfg.log_dir_list, b->cfg.log_dir_count,
+                                &b->store, err, sizeof(err));
+    if (rc != 0) {
+        log_error("broker", "%s", err);
+        return rc;
+    }
+    rc = broker_meta_properties(b);
+    if (rc != 0)
+        return rc;
+
+    b->ev_flush_pass = event_new(b->base, -1, 0, broker_on_flush_pass, b);
+    if (b->ev_flush_pass == NULL)
+        return RILL_ERR_NOMEM;
+    event_priority_set(b->ev_flush_pass, PRIORITY_FLUSH);
+    int fds[2];
+    size_t nfds = storage_store_notify_fds(b->store, fds, 2);
+    for (size_t i = 0; i < nfds; i++) {
+        b->ev_storage[i] = event_new(b->base, fds[i], EV_READ | EV_PERSIST, broker_on_storage, b);
+        if (b->ev_storage[i] == NULL)
+            return RILL_ERR_NOMEM;
+        event_priority_set(b->ev_storage[i], PRIORITY_IO);
+        event_add(b->ev_storage[i], NULL);
+    }
+
+    rc = group_coordinator_create(b, &b->groups);
+    if (rc != 0)
+        return rc;
+    rc = metadata_log_open(b, &b->mlog);
+    if (rc != 0)
+        return rc;
+    rc = broker_listen(b);
+    if (rc != 0)
+        return rc;
+
+    b->ev_retention = broker_timer(b, broker_on_retention, b->cfg.log_retention_check_interval_ms);
+    b->ev_tick = broker_timer(b, broker_on_tick, TICK_MS);
+    b->ev_signals[0] = evsignal_new(b->base, SIGTERM, broker_on_signal, b);
+    b->ev_signals[1] = evsignal_new(b->base, SIGINT, broker_on_signal, b);
+    if (b->ev_retention == NULL || b->ev_tick == NULL || b->ev_signals[0] == NULL ||
+        b->ev_signals[1] == NULL)
+        return RILL_ERR_NOMEM;
+    event_add(b->ev_signals[0], NULL);
+    event_add(b->ev_signals[1], NULL);
+
+    log_info("broker", "node %d of cluster %s listening on %s:%d (advertised %s:%d), data in %s",
+             b->cfg.node_id, b->cluster_id,
+             b->cfg.listener.host[0] ? b->cfg.listener.host : "*", b->bound_port,
+             b->cfg.advertised.host, b->cfg.advertised.port, b->cfg.log_dirs);
+    return RILL_OK;
+}
+
+void broker_stop(struct broker *b)
+{
+    b->stopping = true;
+    event_base_loopbreak(b->base);
+}
+
+int broker_run(struct broker *b)
+{
+    int rc = event_base_dispatch(b->base);
+    return rc < 0 ? RILL_ERR_IO : RILL_OK;
+}
+
+void broker_free(struct broker *b)
+{
+    if (b->listener != NULL)
+        evconnlistener_free(b->listener);
+    b->listener = NULL;
+    while (b->conns != NULL)
+        conn_close(b->conns, "broker shutting down");
+    group_coordinator_free(b->groups);
+    b->groups = NULL;
+    if (b->topics.buckets != NULL)
+        topics_close_all(b);
+    metadata_log_close(b->mlog);
+    b->mlog = NULL;
+    if (b->store != NULL) {
+        storage_store_close(b->store);
+        log_info("broker", "shut down cleanly");
+    }
+    if (b->creating.buckets != NULL)
+        strmap_free(&b->creating);
+    struct event *evs[] = {b->ev_flush_pass, b->ev_storage[0], b->ev_storage[1], b->ev_retention,
+                           b->ev_tick, b->ev_signals[0], b->ev_signals[1]};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i] != NULL)
+            event_free(evs[i]);
+    if (b->base != NULL)
+        event_base_free(b->base);
+    config_free(&b->cfg);
+    memset(b, 0, sizeof(*b));
+}

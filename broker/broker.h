@@ -1,0 +1,72 @@
+/* The broker process's top-level context: the one place that holds mutable
+ * state (configuration, the event loop, storage, the metadata image, the
+ * partitions this node serves, connections). Everything else receives it
+ * as an argument.
+ *
+ * Threads: one libevent loop runs all network IO and every handler; the
+ * storage workers (fsync, file deletion) report back through descriptors
+ * the loop watches. Nothing here is touched from another thread. */
+#ifndef RILL_BROKER_BROKER_H
+#define RILL_BROKER_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/config.h"
+#include "common/strmap.h"
+#include "metadata/image.h"
+#include "storage/log.h"
+#include "storage/store.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct conn;
+struct partition;
+struct metadata_log;
+struct group_coordinator;
+
+struct broker {
+    struct broker_config cfg;
+    char cluster_id[64];
+    struct event_base *base;
+    struct evconnlistener *listener;
+    int bound_port;                 /* the port actually bound (listeners may say :0) */
+
+    struct storage_store *store;
+    struct metadata_log *mlog;      /* owns the metadata image */
+    struct strmap topics;           /* name -> struct broker_topic */
+    struct strmap creating;         /* name -> creation in flight (topics.c) */
+    struct partition *dirty_head;   /* partitions appended to since the last flush pass */
+
+    struct conn *conns;             /* every open client connection */
+    size_t nconns;
+
+    struct group_coordinator *groups;
+
+    struct event *ev_flush_pass;    /* low priority: runs after this iteration's IO */
+    struct event *ev_storage[2];    /* storage worker notifications */
+    struct event *ev_retention;     /* log.retention.check.interval.ms */
+    struct event *ev_tick;          /* 100 ms housekeeping: flush intervals, idle conns */
+    struct event *ev_signals[2];    /* SIGTERM, SIGINT */
+    bool stopping;
+};
+
+/* Builds everything from the configuration: storage, metadata replay,
+ * partitions, listener. Returns 0 or a RILL_ERR_* after logging why. */
+int broker_start(struct broker *b, struct broker_config *cfg);
+
+/* Runs the loop until a shutdown signal; then closes cleanly. */
+int broker_run(struct broker *b);
+
+/* Frees what broker_start built (after broker_run returned). */
+void broker_free(struct broker *b);
+
+/* Requests a clean shutdown from inside the loop. */
+void broker_stop(struct broker *b);
+
+/* Marks a partition as appended-to, so this loop iteration's flush pass
+ * considers it (group commit across all requests of the iteration). */
+void broker_mark_dirty(struct broker *b, struct partition *p);
+
+#endif

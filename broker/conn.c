@@ -1,0 +1,399 @@
+#include "broker/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/api_table.h"
+#include "broker/broker.h"
+#include "broker/request.h"
+#include "common/clock.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "proto/kafka_errors.h"
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg);
+static void conn_on_write(evutil_socket_t fd, short what, void *arg);
+static void conn_process_frames(struct conn *c);
+
+static void conn_free(struct conn *c)
+{
+    if (c->ev_read != NULL)
+        event_free(c->ev_read);
+    if (c->ev_write != NULL)
+        event_free(c->ev_write);
+    if (c->in != NULL)
+        evbuffer_free(c->in);
+    if (c->out != NULL)
+        evbuffer_free(c->out);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}
+
+void conn_accept(struct broker *b, int fd, const struct sockaddr *addr, int addrlen)
+{
+    if (b->nconns >= LIMIT_CONNECTIONS) {
+        log_warn("conn", "connection limit (%d) reached, refusing a new one", LIMIT_CONNECTIONS);
+        close(fd);
+        return;
+    }
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    c->broker = b;
+    c->fd = fd;
+    c->last_active_ms = clock_mono_ms();
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (addr->sa_family == AF_INET && addrlen >= (int)sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (addr->sa_family == AF_INET6 && addrlen >= (int)sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    evutil_make_socket_nonblocking(fd);
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->ev_read = event_new(b->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
+    c->ev_write = event_new(b->base, fd, EV_WRITE, conn_on_write, c);
+    if (c->in == NULL || c->out == NULL || c->ev_read == NULL || c->ev_write == NULL) {
+        conn_free(c);
+        return;
+    }
+    /* Answers are only ever written to the socket, which lets libevent
+     * send file ranges with sendfile(2). */
+    evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
+    event_add(c->ev_read, NULL);
+    c->next = b->conns;
+    if (b->conns != NULL)
+        b->conns->prev = c;
+    b->conns = c;
+    b->nconns++;
+    log_debug("conn", "%s connected", c->peer);
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+    struct broker *b = c->broker;
+    if (c->dispatching) {
+        /* Deeper in the stack, conn_process_frames still uses c: it frees
+         * the connection when it returns. */
+        if (!c->dead) {
+            c->dead = true;
+            c->dead_reason = why;
+            event_del(c->ev_read);
+            event_del(c->ev_write);
+        }
+        return;
+    }
+    log_debug("conn", "%s closed: %s", c->peer, why);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        b->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    b->nconns--;
+    struct request *req = c->head;
+    while (req != NULL) {
+        struct request *next = req->next;
+        req->next = NULL;
+        req->conn = NULL;
+        if (req->done)
+            request_free(req);
+        /* Pending ones finish later and free themselves. */
+        req = next;
+    }
+    c->head = c->tail = NULL;
+    conn_free(c);
+}
+
+void conn_close_after_flush(struct conn *c)
+{
+    c->close_when_flushed = true;
+}
+
+static void conn_update_reading(struct conn *c)
+{
+    if (c->dead)
+        return;
+    bool too_busy = c->inflight >= LIMIT_INFLIGHT_PER_CONNECTION ||
+                    evbuffer_get_length(c->out) >= LIMIT_OUTPUT_BYTES_PER_CONNECTION ||
+                    c->close_when_flushed;
+    if (too_busy && !c->read_paused) {
+        event_del(c->ev_read);
+        c->read_paused = true;
+    } else if (!too_busy && c->read_paused) {
+        c->read_paused = false;
+        event_add(c->ev_read, NULL);
+        /* Frames that arrived before the pause are already buffered. */
+        if (!c->dispatching && evbuffer_get_length(c->in) >= 4)
+            conn_process_frames(c);
+    }
+}
+
+/* Moves one finished answer into the output buffer, with file ranges. */
+static void conn_queue_answer(struct conn *c, struct request *req)
+{
+    struct kafka_writer *w = &req->out;
+    size_t at = 0;
+    for (size_t i = 0; i < w->nsplices; i++) {
+        struct kafka_splice *s = &w->splices[i];
+        evbuffer_add(c->out, w->buf + at, s->at - at);
+        at = s->at;
+        struct records_file *rf = s->ext;
+        /* evbuffer_add_file takes the descriptor and closes it when sent. */
+        if (evbuffer_add_file(c->out, rf->fd, rf->position, s->len) == 0)
+            rf->fd = -1;
+        else
+            c->close_when_flushed = true; /* the answer would be short: give up */
+    }
+    evbuffer_add(c->out, w->buf + at, w->len - at);
+}
+
+static int conn_write_now(struct conn *c)
+{
+    while (evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                break;
+            return -1;
+        }
+        if (n == 0)
+            break;
+    }
+    return 0;
+}
+
+void conn_flush(struct conn *c)
+{
+    if (c->dead)
+        return;
+    while (c->head != NULL && c->head->done) {
+        struct request *req = c->head;
+        c->head = req->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        c->inflight--;
+        if (!req->no_response)
+            conn_queue_answer(c, req);
+        request_free(req);
+    }
+    if (conn_write_now(c) != 0) {
+        conn_close(c, "write failed");
+        return;
+    }
+    if (evbuffer_get_length(c->out) > 0) {
+        event_add(c->ev_write, NULL);
+    } else if (c->close_when_flushed && c->head == NULL) {
+        conn_close(c, "closed after an error answer");
+        return;
+    }
+    conn_update_reading(c);
+}
+
+static void conn_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    c->last_active_ms = clock_mono_ms();
+    conn_flush(c);
+}
+
+/* Answers an ApiVersions request whose version is too new: error 35 with a
+ * v0 body holding only our ApiVersions range, header v0 (KIP-511). The
+ * client retries with a version we have. */
+static void conn_api_versions_fallback(struct request *req)
+{
+    struct kafka_api_versions_response *resp = request_response(req);
+    struct kafka_api_versions_response_api_version *entry =
+        kafka_alloc_items(&req->arena, &kafka_api_versions_response_api_version_desc, 1);
+    if (resp == NULL || entry == NULL) {
+        request_drop(req, true);
+        return;
+    }
+    const struct api_entry *api = req->api;
+    entry->ApiKey = api->api_key;
+    entry->MinVersion = api->min_version;
+    entry->MaxVersion = api->max_version;
+    resp->ErrorCode = KAFKA_ERR_UNSUPPORTED_VERSION;
+    resp->ApiKeys.count = 1;
+    resp->ApiKeys.items = entry;
+    req->response = resp;
+    req->version = 0;
+    req->flexible = false;
+    request_done(req);
+}
+
+/* Decodes and dispatches one frame. Returns -1 when the connection must be
+ * closed (the frame cannot be understood). */
+static int conn_dispatch(struct conn *c, uint8_t *frame, size_t len)
+{
+    struct kafka_reader r;
+    kafka_reader_init(&r, frame, len);
+    struct kafka_request_header h;
+    if (kafka_decode_request_header_prefix(&r, &h) != 0) {
+        log_warn("conn", "%s: request shorter than a header (%zu bytes)", c->peer, len);
+        free(frame);
+        return -1;
+    }
+    const struct api_entry *api = api_table_find(h.api_key);
+    const struct kafka_message_desc *msg = kafka_message_find(h.api_key);
+    if (api == NULL || msg == NULL) {
+        log_warn("conn", "%s: unknown API key %d, closing", c->peer, h.api_key);
+        free(frame);
+        return -1;
+    }
+    bool too_new_api_versions = h.api_key == KAFKA_API_API_VERSIONS &&
+                                h.api_version > api->max_version;
+    if (!too_new_api_versions &&
+        (h.api_version < api->min_version || h.api_version > api->max_version)) {
+        log_warn("conn", "%s: %s v%d is not supported (%d..%d), closing", c->peer, api->name,
+                 h.api_version, api->min_version, api->max_version);
+        free(frame);
+        return -1;
+    }
+    int header_version = kafka_request_header_version(msg, h.api_version);
+    if (kafka_decode_request_header_rest(&r, header_version, &h) != 0) {
+        log_warn("conn", "%s: malformed %s request header, closing", c->peer, api->name);
+        free(frame);
+        return -1;
+    }
+
+    struct request *req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        free(frame);
+        return -1;
+    }
+    req->broker = c->broker;
+    req->conn = c;
+    req->header = h;
+    req->api = api;
+    req->msg = msg;
+    req->version = h.api_version;
+    req->flexible = kafka_is_flexible(msg, h.api_version);
+    req->frame = frame;
+    req->frame_len = len;
+    req->received_ms = clock_mono_ms();
+    arena_init(&req->arena);
+    kafka_writer_init(&req->out);
+
+    if (c->tail != NULL)
+        c->tail->next = req;
+    else
+        c->head = req;
+    c->tail = req;
+    c->inflight++;
+
+    if (too_new_api_versions) {
+        conn_api_versions_fallback(req);
+        return 0;
+    }
+    req->body = arena_alloc(&req->arena, msg->request->size);
+    int rc = -1;
+    /* The table never advertises past the schema; checked anyway. */
+    if (req->body != NULL && h.api_version <= msg->valid_max)
+        rc = kafka_decode(msg->request, req->version, req->flexible, &r, &req->arena, req->body);
+    if (rc != 0) {
+        log_warn("conn", "%s: malformed %s v%d request (%zu bytes), closing", c->peer, api->name,
+                 req->version, len);
+        /* The request stays queued as not done; closing frees it. */
+        req->done = true;
+        req->no_response = true;
+        return -1;
+    }
+    log_debug("conn", "%s: %s v%d correlation %d client %.*s", c->peer, api->name, req->version,
+              h.correlation_id, h.client_id.len, h.client_id.ptr);
+    api->handler(req);
+    return 0;
+}
+
+static void conn_process_frames(struct conn *c)
+{
+    struct broker *b = c->broker;
+    c->dispatching = true;
+    while (!c->read_paused && !c->close_when_flushed && !c->dead) {
+        size_t have = evbuffer_get_length(c->in);
+        if (have < 4)
+            break;
+        uint8_t prefix[4];
+        evbuffer_copyout(c->in, prefix, 4);
+        int32_t size = (int32_t)be32_load(prefix);
+        if (size < 8 || size > b->cfg.socket_request_max_bytes) {
+            log_warn("conn", "%s: frame of %d bytes refused (socket.request.max.bytes is %d), "
+                     "closing", c->peer, size, b->cfg.socket_request_max_bytes);
+            conn_close(c, "bad frame size");
+            break;
+        }
+        if (have < (size_t)size + 4)
+            break;
+        uint8_t *frame = malloc((size_t)size);
+        if (frame == NULL) {
+            conn_close(c, "out of memory");
+            break;
+        }
+        evbuffer_drain(c->in, 4);
+        evbuffer_remove(c->in, frame, (size_t)size);
+        if (conn_dispatch(c, frame, (size_t)size) != 0) {
+            conn_close(c, "bad request");
+            break;
+        }
+        if (c->inflight >= LIMIT_INFLIGHT_PER_CONNECTION)
+            conn_update_reading(c);
+    }
+    c->dispatching = false;
+    if (c->dead)
+        conn_close(c, c->dead_reason);
+}
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct conn *c = arg;
+    c->last_active_ms = clock_mono_ms();
+    /* Read at most a little more than one maximum frame's worth before
+     * parsing, so a huge announced size is refused before it is buffered. */
+    int n = evbuffer_read(c->in, fd, 256 * 1024);
+    if (n == 0) {
+        conn_close(c, "peer closed");
+        return;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        conn_close(c, strerror(errno));
+        return;
+    }
+    /* A conn may be closed inside; keep no pointer to it afterwards. */
+    conn_process_frames(c);
+}
+
+void conn_close_idle(struct broker *b, int64_t now_ms, int64_t idle_ms)
+{
+    struct conn *c = b->conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (c->head == NULL && now_ms - c->last_active_ms > idle_ms)
+            conn_close(c, "idle (connections.max.idle.ms)");
+        c = next;
+    }
+}

@@ -1,0 +1,63 @@
+/* A client connection: size-prefixed Kafka frames in, answers out in
+ * request order.
+ *
+ * Reading: a frame's size is checked against socket.request.max.bytes
+ * before any of it is buffered (larger: the connection is closed). Frames
+ * are decoded and dispatched as they arrive (pipelining); reading pauses
+ * while LIMIT_INFLIGHT_PER_CONNECTION requests are unanswered or too many
+ * answer bytes wait to be sent, and resumes as they drain.
+ *
+ * Writing: answers leave strictly in request order; a finished request
+ * behind an unfinished one waits. Record data from segment files is queued
+ * as file ranges and sent with sendfile(2).
+ *
+ *   open ──frame──> dispatch ──handler──> done ──in order──> sent
+ *     │                                                       │
+ *     └── bad frame / peer closed / idle / shutdown ──> closed ┘ */
+#ifndef RILL_BROKER_CONN_H
+#define RILL_BROKER_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct broker;
+struct request;
+struct event;
+struct evbuffer;
+
+struct conn {
+    struct broker *broker;
+    struct conn *prev, *next;       /* broker->conns */
+    int fd;
+    struct event *ev_read;
+    struct event *ev_write;
+    struct evbuffer *in;
+    struct evbuffer *out;
+    struct request *head, *tail;    /* requests in arrival order */
+    int inflight;
+    bool read_paused;
+    bool close_when_flushed;        /* close once everything queued is sent */
+    bool dispatching;               /* inside conn_process_frames: closing is deferred */
+    bool dead;                      /* closed while dispatching; freed when it ends */
+    const char *dead_reason;
+    int64_t last_active_ms;
+    char peer[64];
+};
+
+/* Takes ownership of fd (a freshly accepted socket). */
+void conn_accept(struct broker *b, int fd, const struct sockaddr *addr, int addrlen);
+
+/* Closes now: pending requests are orphaned (they finish and are freed). */
+void conn_close(struct conn *c, const char *why);
+
+/* Sends every finished answer at the head of the queue, in order. */
+void conn_flush(struct conn *c);
+
+/* Closes after the answers already finished have been sent. */
+void conn_close_after_flush(struct conn *c);
+
+/* Closes connections idle for longer than idle_ms. */
+void conn_close_idle(struct broker *b, int64_t now_ms, int64_t idle_ms);
+
+#endif

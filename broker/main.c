@@ -1,0 +1,36 @@
+/* rill: the broker process. Loads the configuration (file, environment,
+ * flags), starts the broker and runs its loop until SIGTERM or SIGINT. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "broker/broker.h"
+#include "broker/config.h"
+#include "common/log.h"
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+    struct broker_config cfg;
+    char err[512] = "";
+    bool wants_exit = false;
+    if (config_load(&cfg, argc, argv, environ, err, sizeof(err), &wants_exit) != 0) {
+        fprintf(stderr, "rill: configuration error: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    if (wants_exit) {
+        config_free(&cfg);
+        return 0;
+    }
+    static struct broker broker; /* the one top-level context */
+    int rc = broker_start(&broker, &cfg);
+    if (rc == 0)
+        rc = broker_run(&broker);
+    else
+        log_error("broker", "start failed");
+    broker_free(&broker);
+    config_free(&cfg);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,91 @@
+#include "broker/request.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "broker/api_table.h"
+#include "broker/conn.h"
+#include "common/log.h"
+
+void *request_response(struct request *req)
+{
+    const struct kafka_struct_desc *desc = req->msg->response;
+    void *resp = arena_alloc(&req->arena, desc->size);
+    if (resp != NULL)
+        kafka_set_defaults(desc, resp);
+    return resp;
+}
+
+struct records_file *request_records_file(struct request *req, int fd, int64_t position)
+{
+    struct records_file *rf = arena_alloc(&req->arena, sizeof(*rf));
+    if (rf == NULL) {
+        close(fd);
+        return NULL;
+    }
+    rf->fd = fd;
+    rf->position = position;
+    return rf;
+}
+
+void request_free(struct request *req)
+{
+    if (req == NULL)
+        return;
+    /* File descriptors of answers that were never sent. */
+    for (size_t i = 0; i < req->out.nsplices; i++) {
+        struct records_file *rf = req->out.splices[i].ext;
+        if (rf != NULL && rf->fd >= 0)
+            close(rf->fd);
+    }
+    kafka_writer_free(&req->out);
+    arena_free(&req->arena);
+    free(req->frame);
+    free(req);
+}
+
+static int request_encode(struct request *req)
+{
+    struct kafka_writer *w = &req->out;
+    w->len = 0;
+    kafka_write_i32(w, 0); /* size, patched below */
+    kafka_encode_response_header(w, req->msg, req->version, req->header.correlation_id);
+    int rc = kafka_encode(req->msg->response, req->version, req->flexible, req->response, w);
+    if (rc != 0)
+        return rc;
+    int64_t total = (int64_t)w->len - 4;
+    for (size_t i = 0; i < w->nsplices; i++)
+        total += w->splices[i].len;
+    kafka_writer_patch_i32(w, 0, (int32_t)total);
+    return w->err ? -1 : 0;
+}
+
+void request_done(struct request *req)
+{
+    if (req->response == NULL || request_encode(req) != 0) {
+        log_error("request", "cannot encode %s v%d response (out of memory?)", req->api->name,
+                  req->version);
+        req->no_response = true;
+        if (req->conn != NULL)
+            conn_close_after_flush(req->conn);
+    }
+    req->done = true;
+    if (req->conn == NULL) {
+        request_free(req);
+        return;
+    }
+    conn_flush(req->conn);
+}
+
+void request_drop(struct request *req, bool close)
+{
+    req->no_response = true;
+    req->done = true;
+    if (req->conn == NULL) {
+        request_free(req);
+        return;
+    }
+    if (close)
+        conn_close_after_flush(req->conn);
+    conn_flush(req->conn);
+}

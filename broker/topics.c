@@ -1,0 +1,621 @@
+#include "broker/topics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/metadata_log.h"
+#include "broker/partition.h"
+#include "broker/topic_config.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "common/rill_error.h"
+#include "proto/kafka_errors.h"
+
+/* ---- lookups ------------------------------------------------------------ */
+
+struct broker_topic *topics_find(struct broker *b, const char *name, size_t len)
+{
+    return strmap_get(&b->topics, name, len);
+}
+
+struct partition *topics_partition(struct broker *b, const char *name, size_t len, int32_t index)
+{
+    struct broker_topic *t = topics_find(b, name, len);
+    if (t == NULL || index < 0 || index >= t->npartitions)
+        return NULL;
+    return t->partitions[index];
+}
+
+int topics_validate_name(const char *name, size_t len, const char **why)
+{
+    if (len == 0) {
+        *why = "Topic name is illegal, it can't be empty";
+        return -1;
+    }
+    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.')) {
+        *why = "Topic name cannot be \".\" or \"..\"";
+        return -1;
+    }
+    if (len > LIMIT_TOPIC_NAME_BYTES) {
+        *why = "Topic name is illegal, it can't be longer than 249 characters";
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok) {
+            *why = "Topic name contains a character other than ASCII alphanumerics, '.', '_' "
+                   "and '-'";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- applying the image --------------------------------------------------- */
+
+static void topics_free_runtime(struct broker_topic *t, bool destroy)
+{
+    for (int32_t i = 0; i < t->npartitions; i++)
+        partition_close(t->partitions[i], destroy, KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    free(t->partitions);
+    free(t->name);
+    free(t);
+}
+
+static void topics_on_topic(struct broker *b, const Rill__Metadata__TopicRecord *r)
+{
+    struct broker_topic *t = calloc(1, sizeof(*t));
+    if (t == NULL || (t->name = strdup(r->name)) == NULL) {
+        free(t);
+        log_error("topics", "out of memory creating topic %s", r->name);
+        return;
+    }
+    memcpy(t->id, r->topic_id.data, 16);
+    t->internal = r->has_internal && r->internal;
+    const struct metadata_topic *mt =
+        metadata_image_topic(metadata_log_image(b->mlog), r->name, strlen(r->name));
+    topic_config_resolve(&b->cfg, mt, &t->cfg);
+    if (strmap_put(&b->topics, t->name, strlen(t->name), t) != 0) {
+        free(t->name);
+        free(t);
+    }
+}
+
+static struct broker_topic *topics_find_by_id(struct broker *b, const uint8_t *id)
+{
+    size_t bucket;
+    for (struct strmap_entry *e = strmap_first(&b->topics, &bucket); e != NULL;
+         e = strmap_next(&b->topics, e, &bucket)) {
+        struct broker_topic *t = e->value;
+        if (memcmp(t->id, id, 16) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+static void topics_on_partition(struct broker *b, const Rill__Metadata__PartitionRecord *r)
+{
+    struct broker_topic *t = topics_find_by_id(b, r->topic_id.data);
+    if (t == NULL)
+        return;
+    if (r->partition < t->npartitions) {
+        t->partitions[r->partition]->leader_epoch = r->leader_epoch;
+        return;
+    }
+    struct partition **parts =
+        realloc(t->partitions, (size_t)(t->npartitions + 1) * sizeof(*parts));
+    if (parts == NULL)
+        return;
+    t->partitions = parts;
+    struct partition *p;
+    int rc = partition_open(b, t, r->partition, r->leader_epoch, &p);
+    if (rc != 0) {
+        /* The partition stays unavailable; the image still lists it, and
+         * requests for it get an error instead of a crash. */
+        log_error("topics", "cannot open partition %s-%d: %s", t->name, r->partition,
+                  rill_strerror(rc));
+        return;
+    }
+    t->partitions[t->npartitions++] = p;
+}
+
+static void topics_on_config(struct broker *b, const Rill__Metadata__ConfigRecord *r)
+{
+    struct broker_topic *t = topics_find(b, r->resource_name, strlen(r->resource_name));
+    if (t == NULL)
+        return;
+    const struct metadata_topic *mt =
+        metadata_image_topic(metadata_log_image(b->mlog), t->name, strlen(t->name));
+    topic_config_resolve(&b->cfg, mt, &t->cfg);
+    for (int32_t i = 0; i < t->npartitions; i++)
+        partition_reconfigure(t->partitions[i]);
+}
+
+void topics_on_record(struct broker *b, const Rill__Metadata__MetadataRecord *rec,
+                      const char *removed_name)
+{
+    switch (rec->record_case) {
+    case RILL__METADATA__METADATA_RECORD__RECORD_TOPIC:
+        topics_on_topic(b, rec->topic);
+        break;
+    case RILL__METADATA__METADATA_RECORD__RECORD_PARTITION:
+        topics_on_partition(b, rec->partition);
+        break;
+    case RILL__METADATA__METADATA_RECORD__RECORD_CONFIG:
+        topics_on_config(b, rec->config);
+        break;
+    case RILL__METADATA__METADATA_RECORD__RECORD_REMOVE_TOPIC:
+        if (removed_name != NULL) {
+            struct broker_topic *t = strmap_remove(&b->topics, removed_name, strlen(removed_name));
+            if (t != NULL) {
+                log_info("topics", "deleting topic %s", t->name);
+                topics_free_runtime(t, true);
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void topics_close_all(struct broker *b)
+{
+    size_t bucket;
+    struct strmap_entry *e = strmap_first(&b->topics, &bucket);
+    while (e != NULL) {
+        struct strmap_entry *next = strmap_next(&b->topics, e, &bucket);
+        topics_free_runtime(e->value, false);
+        e = next;
+    }
+    strmap_free(&b->topics);
+}
+
+/* ---- creation -------------------------------------------------------------- */
+
+/* A creation in flight: names it covers are in b->creating. */
+struct create_op {
+    struct broker *b;
+    struct topic_spec *specs;
+    size_t n;
+    uint8_t (*ids)[16];
+    uint8_t *state;            /* per spec: SPEC_* */
+    topics_done_fn fn;
+    void *ctx;
+    int joins;                 /* other creations this one waits for */
+    int proposals;             /* proposals not yet applied */
+    struct join_node *joiners; /* ops waiting for this one */
+};
+
+struct join_node {
+    struct join_node *next;
+    struct create_op *op;
+};
+
+enum { SPEC_DONE, SPEC_PROPOSED, SPEC_JOINED };
+
+static void topics_set_error(struct topic_spec *s, int16_t error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void create_op_finish(struct create_op *op);
+
+static void create_op_release_joiners(struct create_op *op)
+{
+    struct join_node *node = op->joiners;
+    op->joiners = NULL;
+    while (node != NULL) {
+        struct join_node *next = node->next;
+        struct create_op *j = node->op;
+        free(node);
+        j->joins--;
+        if (j->joins == 0 && j->proposals == 0)
+            create_op_finish(j);
+        node = next;
+    }
+}
+
+static void create_op_finish(struct create_op *op)
+{
+    struct broker *b = op->b;
+    for (size_t i = 0; i < op->n; i++) {
+        struct topic_spec *s = &op->specs[i];
+        if (op->state[i] == SPEC_DONE)
+            continue;
+        const struct metadata_topic *t =
+            metadata_image_topic(metadata_log_image(b->mlog), s->name.ptr, (size_t)s->name.len);
+        if (op->state[i] == SPEC_JOINED) {
+            if (s->error == 0 && t == NULL)
+                topics_set_error(s, KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+                                 "Creating topic '%.*s' failed.", s->name.len, s->name.ptr);
+            continue;
+        }
+        if (strmap_get(&b->creating, s->name.ptr, (size_t)s->name.len) == op)
+            strmap_remove(&b->creating, s->name.ptr, (size_t)s->name.len);
+        if (s->error == 0 && (t == NULL || memcmp(t->id, op->ids[i], 16) != 0)) {
+            s->error = KAFKA_ERR_TOPIC_ALREADY_EXISTS;
+            snprintf(s->error_message, sizeof(s->error_message), "Topic '%.*s' already exists.",
+                     s->name.len, s->name.ptr);
+        }
+    }
+    create_op_release_joiners(op);
+    op->fn(op->ctx);
+    free(op->ids);
+    free(op->state);
+    free(op);
+}
+
+static void create_op_applied(void *ctx, int rc)
+{
+    struct create_op *op = ctx;
+    op->proposals--;
+    if (rc != 0) {
+        for (size_t i = 0; i < op->n; i++) {
+            if (op->state[i] == SPEC_PROPOSED && op->specs[i].error == 0) {
+                op->specs[i].error = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+                snprintf(op->specs[i].error_message, sizeof(op->specs[i].error_message),
+                         "The metadata log could not be written: %s", rill_strerror(rc));
+            }
+        }
+    }
+    if (op->joins == 0 && op->proposals == 0)
+        create_op_finish(op);
+}
+
+static void topics_set_error(struct topic_spec *s, int16_t error, const char *fmt, ...)
+{
+    s->error = error;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error_message, sizeof(s->error_message), fmt, ap);
+    va_end(ap);
+}
+
+/* Kafka refuses names that differ from an existing one only by '.' vs '_',
+ * because their metric names would collide. */
+static bool topics_collides(struct broker *b, struct kafka_str name)
+{
+    size_t bucket;
+    for (struct strmap_entry *e = strmap_first(&b->topics, &bucket); e != NULL;
+         e = strmap_next(&b->topics, e, &bucket)) {
+        if (e->key_len != (size_t)name.len)
+            continue;
+        bool same = true, exact = true;
+        for (size_t i = 0; i < e->key_len && same; i++) {
+            char x = e->key[i] == '.' ? '_' : e->key[i];
+            char y = name.ptr[i] == '.' ? '_' : name.ptr[i];
+            same = x == y;
+            exact = exact && e->key[i] == name.ptr[i];
+        }
+        if (same && !exact)
+            return true;
+    }
+    return false;
+}
+
+static void topics_validate_spec(struct broker *b, struct topic_spec *s)
+{
+    const char *why;
+    if (topics_validate_name(s->name.ptr, s->name.len < 0 ? 0 : (size_t)s->name.len, &why) != 0) {
+        topics_set_error(s, KAFKA_ERR_INVALID_TOPIC_EXCEPTION, "%s", why);
+        return;
+    }
+    if (s->num_partitions == -1)
+        s->num_partitions = b->cfg.num_partitions;
+    if (s->replication_factor == -1)
+        s->replication_factor = (int16_t)b->cfg.default_replication_factor;
+    if (s->num_partitions < 1 || s->num_partitions > LIMIT_PARTITIONS_PER_TOPIC) {
+        topics_set_error(s, KAFKA_ERR_INVALID_PARTITIONS,
+                         "Number of partitions must be between 1 and %d.",
+                         LIMIT_PARTITIONS_PER_TOPIC);
+        return;
+    }
+    if (s->replication_factor < 1) {
+        topics_set_error(s, KAFKA_ERR_INVALID_REPLICATION_FACTOR,
+                         "Replication factor must be larger than 0.");
+        return;
+    }
+    if (s->replication_factor > 1) {
+        topics_set_error(s, KAFKA_ERR_INVALID_REPLICATION_FACTOR,
+                         "Replication factor: %d larger than available brokers: 1.",
+                         s->replication_factor);
+        return;
+    }
+    for (size_t i = 0; i < s->nconfigs; i++) {
+        char err[160];
+        struct kafka_str v = s->config_values[i];
+        if (topic_config_validate(s->config_names[i].ptr, (size_t)s->config_names[i].len,
+                                  v.ptr, v.len < 0 ? 0 : (size_t)v.len, err, sizeof(err)) != 0 ||
+            v.len < 0) {
+            topics_set_error(s, KAFKA_ERR_INVALID_CONFIG, "%s",
+                             v.len < 0 ? "Null value not supported for topic configs" : err);
+            return;
+        }
+    }
+    if (b->topics.count >= LIMIT_TOPICS) {
+        topics_set_error(s, KAFKA_ERR_POLICY_VIOLATION, "Too many topics (limit %d).",
+                         LIMIT_TOPICS);
+        return;
+    }
+    if (topics_collides(b, s->name)) {
+        topics_set_error(s, KAFKA_ERR_INVALID_TOPIC_EXCEPTION,
+                         "Topic '%.*s' collides with an existing topic (only '.' and '_' "
+                         "differ).", s->name.len, s->name.ptr);
+        return;
+    }
+}
+
+/* Builds the records of one topic into recs (allocated by the caller). */
+static size_t topics_build_records(struct broker *b, const struct topic_spec *s,
+                                   const uint8_t id[16], Rill__Metadata__MetadataRecord *recs,
+                                   Rill__Metadata__TopicRecord *topic,
+                                   Rill__Metadata__PartitionRecord *parts,
+                                   Rill__Metadata__ConfigRecord *configs, char **strings,
+                                   int32_t *node)
+{
+    size_t n = 0;
+    rill__metadata__topic_record__init(topic);
+    topic->name = strings[0];
+    topic->topic_id.data = (uint8_t *)id;
+    topic->topic_id.len = 16;
+    topic->has_internal = true;
+    topic->internal = s->internal;
+    rill__metadata__metadata_record__init(&recs[n]);
+    recs[n].record_case = RILL__METADATA__METADATA_RECORD__RECORD_TOPIC;
+    recs[n++].topic = topic;
+    for (size_t i = 0; i < s->nconfigs; i++) {
+        rill__metadata__config_record__init(&configs[i]);
+        configs[i].resource_type = METADATA_RESOURCE_TOPIC;
+        configs[i].resource_name = strings[0];
+        configs[i].name = strings[1 + 2 * i];
+        configs[i].value = strings[2 + 2 * i];
+        rill__metadata__metadata_record__init(&recs[n]);
+        recs[n].record_case = RILL__METADATA__METADATA_RECORD__RECORD_CONFIG;
+        recs[n++].config = &configs[i];
+    }
+    *node = b->cfg.node_id;
+    for (int32_t p = 0; p < s->num_partitions; p++) {
+        Rill__Metadata__PartitionRecord *pr = &parts[p];
+        rill__metadata__partition_record__init(pr);
+        pr->topic_id = topic->topic_id;
+        pr->partition = p;
+        pr->n_replicas = 1;
+        pr->replicas = node;
+        pr->n_isr = 1;
+        pr->isr = node;
+        pr->leader = *node;
+        pr->leader_epoch = 0;
+        pr->has_partition_epoch = true;
+        pr->partition_epoch = 0;
+        rill__metadata__metadata_record__init(&recs[n]);
+        recs[n].record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION;
+        recs[n++].partition = pr;
+    }
+    return n;
+}
+
+static char *topics_strndup(struct kafka_str s)
+{
+    return strndup(s.ptr, s.len < 0 ? 0 : (size_t)s.len);
+}
+
+/* Proposes one topic's records. Returns 0 or a RILL_ERR_*. */
+static int topics_propose_one(struct broker *b, struct create_op *op, size_t i)
+{
+    struct topic_spec *s = &op->specs[i];
+    size_t nrecs = 1 + s->nconfigs + (size_t)s->num_partitions;
+    size_t nstrings = 1 + 2 * s->nconfigs;
+    Rill__Metadata__MetadataRecord *recs = calloc(nrecs, sizeof(*recs));
+    Rill__Metadata__MetadataRecord **ptrs = calloc(nrecs, sizeof(*ptrs));
+    Rill__Metadata__PartitionRecord *parts = calloc((size_t)s->num_partitions, sizeof(*parts));
+    Rill__Metadata__ConfigRecord *configs = calloc(s->nconfigs + 1, sizeof(*configs));
+    char **strings = calloc(nstrings, sizeof(*strings));
+    Rill__Metadata__TopicRecord topic;
+    int32_t node;
+    int rc = RILL_ERR_NOMEM;
+    if (recs == NULL || ptrs == NULL || parts == NULL || configs == NULL || strings == NULL)
+        goto out;
+    strings[0] = topics_strndup(s->name);
+    for (size_t c = 0; c < s->nconfigs; c++) {
+        strings[1 + 2 * c] = topics_strndup(s->config_names[c]);
+        strings[2 + 2 * c] = topics_strndup(s->config_values[c]);
+    }
+    for (size_t k = 0; k < nstrings; k++)
+        if (strings[k] == NULL)
+            goto out;
+    do {
+        rc = random_bytes(op->ids[i], 16);
+        if (rc != 0)
+            goto out;
+    } while (metadata_image_topic_by_id(metadata_log_image(b->mlog), op->ids[i]) != NULL);
+    size_t n = topics_build_records(b, s, op->ids[i], recs, &topic, parts, configs, strings,
+                                    &node);
+    for (size_t k = 0; k < n; k++)
+        ptrs[k] = &recs[k];
+    rc = metadata_log_propose(b->mlog, ptrs, n, create_op_applied, op);
+out:
+    for (size_t k = 0; strings != NULL && k < nstrings; k++)
+        free(strings[k]);
+    free(strings);
+    free(configs);
+    free(parts);
+    free(ptrs);
+    free(recs);
+    return rc;
+}
+
+bool topics_create(struct broker *b, struct topic_spec *specs, size_t n, bool validate_only,
+                   bool join_pending, topics_done_fn fn, void *ctx)
+{
+    struct create_op *op = calloc(1, sizeof(*op));
+    uint8_t(*ids)[16] = calloc(n ? n : 1, sizeof(*ids));
+    uint8_t *state = calloc(n ? n : 1, sizeof(*state));
+    if (op == NULL || ids == NULL || state == NULL) {
+        free(op);
+        free(ids);
+        free(state);
+        for (size_t i = 0; i < n; i++)
+            topics_set_error(&specs[i], KAFKA_ERR_UNKNOWN_SERVER_ERROR, "Out of memory.");
+        return false;
+    }
+    *op = (struct create_op){.b = b, .specs = specs, .n = n, .ids = ids, .state = state,
+                             .fn = fn, .ctx = ctx};
+    bool waits = false;
+    for (size_t i = 0; i < n; i++) {
+        struct topic_spec *s = &specs[i];
+        if (s->skip)
+            continue;
+        s->error = 0;
+        s->error_message[0] = '\0';
+        if (s->name.len > 0 && topics_find(b, s->name.ptr, (size_t)s->name.len) != NULL) {
+            topics_set_error(s, KAFKA_ERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' already exists.",
+                             s->name.len, s->name.ptr);
+            continue;
+        }
+        struct create_op *running =
+            s->name.len > 0 ? strmap_get(&b->creating, s->name.ptr, (size_t)s->name.len) : NULL;
+        if (running != NULL) {
+            if (!join_pending) {
+                topics_set_error(s, KAFKA_ERR_TOPIC_ALREADY_EXISTS,
+                                 "Topic '%.*s' is being created.", s->name.len, s->name.ptr);
+                continue;
+            }
+            /* An op joins another at most once; its other names that the
+             * same creation covers are answered when that one finishes. */
+            bool linked = false;
+            for (struct join_node *j = running->joiners; j != NULL; j = j->next)
+                linked = linked || j->op == op;
+            if (!linked) {
+                struct join_node *node = calloc(1, sizeof(*node));
+                if (node == NULL) {
+                    topics_set_error(s, KAFKA_ERR_UNKNOWN_SERVER_ERROR, "Out of memory.");
+                    continue;
+                }
+                node->op = op;
+                node->next = running->joiners;
+                running->joiners = node;
+                op->joins++;
+            }
+            state[i] = SPEC_JOINED;
+            waits = true;
+            continue;
+        }
+        topics_validate_spec(b, s);
+        if (s->error != 0 || validate_only)
+            continue;
+        /* Duplicates inside one request: only the first is created. */
+        bool dup = false;
+        for (size_t k = 0; k < i; k++)
+            dup = dup || (state[k] == SPEC_PROPOSED && specs[k].name.len == s->name.len &&
+                          memcmp(specs[k].name.ptr, s->name.ptr, (size_t)s->name.len) == 0);
+        if (dup) {
+            topics_set_error(s, KAFKA_ERR_INVALID_REQUEST, "Topic '%.*s' appears twice.",
+                             s->name.len, s->name.ptr);
+            continue;
+        }
+        int rc = topics_propose_one(b, op, i);
+        if (rc != 0) {
+            topics_set_error(s, KAFKA_ERR_KAFKA_STORAGE_ERROR, "Cannot write metadata: %s",
+                             rill_strerror(rc));
+            continue;
+        }
+        log_info("topics", "creating topic %.*s with %d partitions", s->name.len, s->name.ptr,
+                 s->num_partitions);
+        state[i] = SPEC_PROPOSED;
+        strmap_put(&b->creating, s->name.ptr, (size_t)s->name.len, op);
+        op->proposals++;
+        waits = true;
+    }
+    if (!waits) {
+        free(op->ids);
+        free(op->state);
+        free(op);
+        return false;
+    }
+    return true;
+}
+
+/* ---- deletion ---------------------------------------------------------------- */
+
+struct delete_op {
+    topics_done_fn fn;
+    void *ctx;
+};
+
+static void delete_op_applied(void *ctx, int rc)
+{
+    struct delete_op *op = ctx;
+    if (rc != 0)
+        log_error("topics", "topic deletion not written: %s", rill_strerror(rc));
+    op->fn(op->ctx);
+    free(op);
+}
+
+bool topics_delete(struct broker *b, const struct kafka_str *names, int16_t *errors, size_t n,
+                   topics_done_fn fn, void *ctx)
+{
+    Rill__Metadata__MetadataRecord *recs = calloc(n ? n : 1, sizeof(*recs));
+    Rill__Metadata__RemoveTopicRecord *removes = calloc(n ? n : 1, sizeof(*removes));
+    Rill__Metadata__MetadataRecord **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    struct delete_op *op = calloc(1, sizeof(*op));
+    bool waits = false;
+    if (recs == NULL || removes == NULL || ptrs == NULL || op == NULL) {
+        for (size_t i = 0; i < n; i++)
+            errors[i] = KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+        goto out;
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct broker_topic *t =
+            names[i].len > 0 ? topics_find(b, names[i].ptr, (size_t)names[i].len) : NULL;
+        if (!b->cfg.delete_topic_enable) {
+            errors[i] = KAFKA_ERR_TOPIC_DELETION_DISABLED;
+            continue;
+        }
+        if (t == NULL) {
+            errors[i] = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        if (t->internal) {
+            errors[i] = KAFKA_ERR_INVALID_TOPIC_EXCEPTION;
+            continue;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < count; k++)
+            dup = dup || memcmp(removes[k].topic_id.data, t->id, 16) == 0;
+        errors[i] = 0;
+        if (dup)
+            continue;
+        rill__metadata__remove_topic_record__init(&removes[count]);
+        removes[count].topic_id.data = t->id;
+        removes[count].topic_id.len = 16;
+        rill__metadata__metadata_record__init(&recs[count]);
+        recs[count].record_case = RILL__METADATA__METADATA_RECORD__RECORD_REMOVE_TOPIC;
+        recs[count].remove_topic = &removes[count];
+        ptrs[count] = &recs[count];
+        count++;
+    }
+    if (count > 0) {
+        op->fn = fn;
+        op->ctx = ctx;
+        int rc = metadata_log_propose(b->mlog, ptrs, count, delete_op_applied, op);
+        if (rc == 0) {
+            waits = true;
+            op = NULL;
+        } else {
+            for (size_t i = 0; i < n; i++)
+                if (errors[i] == 0)
+                    errors[i] = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+        }
+    }
+out:
+    free(op);
+    free(ptrs);
+    free(removes);
+    free(recs);
+    return waits;
+}

@@ -1,0 +1,69 @@
+/* Topics as this broker serves them: creation and deletion through the
+ * metadata log, the runtime topics and partitions that follow the image,
+ * and lookups for the handlers.
+ *
+ * A creation is validated, proposed as one atomic group of records
+ * (TopicRecord, one PartitionRecord per partition, ConfigRecords), and
+ * reported only once applied, so whoever asked can use the topic at once.
+ * Auto-creation of a name already being created joins that creation
+ * instead of racing it. */
+#ifndef RILL_BROKER_TOPICS_H
+#define RILL_BROKER_TOPICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/kafka_schema.h"
+#include "proto/metadata.pb-c.h"
+
+struct broker;
+struct broker_topic;
+struct partition;
+
+struct topic_spec {
+    /* in */
+    struct kafka_str name;
+    int32_t num_partitions;     /* -1: num.partitions */
+    int16_t replication_factor; /* -1: default.replication.factor */
+    const struct kafka_str *config_names;
+    const struct kafka_str *config_values; /* len -1: null */
+    size_t nconfigs;
+    bool internal;
+    bool skip;                  /* already answered by the caller: left alone */
+    /* out */
+    int16_t error;
+    char error_message[160];
+};
+
+typedef void (*topics_done_fn)(void *ctx);
+
+/* Creates the valid specs (each spec gets its error). Returns true when fn
+ * will be called later (something was proposed or joined), false when all
+ * results are already final (fn is not called). With join_pending, a name
+ * whose creation is under way is waited for instead of reported as existing
+ * (auto-creation); validate_only checks without creating. */
+bool topics_create(struct broker *b, struct topic_spec *specs, size_t n, bool validate_only,
+                   bool join_pending, topics_done_fn fn, void *ctx);
+
+/* Deletes the named topics; errors[i] gets each result. Same return
+ * convention as topics_create. */
+bool topics_delete(struct broker *b, const struct kafka_str *names, int16_t *errors, size_t n,
+                   topics_done_fn fn, void *ctx);
+
+/* Called by the metadata log for every applied record. removed_name is the
+ * topic's name for RemoveTopicRecord. */
+void topics_on_record(struct broker *b, const Rill__Metadata__MetadataRecord *rec,
+                      const char *removed_name);
+
+struct broker_topic *topics_find(struct broker *b, const char *name, size_t len);
+struct partition *topics_partition(struct broker *b, const char *name, size_t len,
+                                   int32_t index);
+
+/* 0 if name is a legal topic name; else Kafka's explanation in *why. */
+int topics_validate_name(const char *name, size_t len, const char **why);
+
+/* Closes every partition (shutdown). */
+void topics_close_all(struct broker *b);
+
+#endif

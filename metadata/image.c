@@ -1,0 +1,312 @@
+#include "metadata/image.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rill_error.h"
+#include "proto/metadata.pb-c.h"
+
+enum { IMAGE_INITIAL_BUCKETS = 64 };
+
+static uint64_t image_hash(const void *data, size_t len)
+{
+    /* FNV-1a */
+    const uint8_t *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+int metadata_image_init(struct metadata_image *image)
+{
+    memset(image, 0, sizeof(*image));
+    image->nbuckets = IMAGE_INITIAL_BUCKETS;
+    image->by_name = calloc(image->nbuckets, sizeof(*image->by_name));
+    image->by_id = calloc(image->nbuckets, sizeof(*image->by_id));
+    image->applied_offset = -1;
+    if (image->by_name == NULL || image->by_id == NULL) {
+        metadata_image_free(image);
+        return RILL_ERR_NOMEM;
+    }
+    return RILL_OK;
+}
+
+static void image_topic_free(struct metadata_topic *t)
+{
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        free(t->partitions[i].replicas);
+        free(t->partitions[i].isr);
+    }
+    for (size_t i = 0; i < t->nconfigs; i++) {
+        free(t->configs[i].name);
+        free(t->configs[i].value);
+    }
+    free(t->configs);
+    free(t->partitions);
+    free(t->name);
+    free(t);
+}
+
+void metadata_image_free(struct metadata_image *image)
+{
+    if (image->by_name != NULL) {
+        for (size_t b = 0; b < image->nbuckets; b++) {
+            struct metadata_topic *t = image->by_name[b];
+            while (t != NULL) {
+                struct metadata_topic *next = t->next_by_name;
+                image_topic_free(t);
+                t = next;
+            }
+        }
+    }
+    free(image->by_name);
+    free(image->by_id);
+    memset(image, 0, sizeof(*image));
+}
+
+const struct metadata_topic *metadata_image_topic(const struct metadata_image *image,
+                                                  const char *name, size_t name_len)
+{
+    size_t b = image_hash(name, name_len) % image->nbuckets;
+    for (struct metadata_topic *t = image->by_name[b]; t != NULL; t = t->next_by_name)
+        if (strlen(t->name) == name_len && memcmp(t->name, name, name_len) == 0)
+            return t;
+    return NULL;
+}
+
+const struct metadata_topic *metadata_image_topic_by_id(const struct metadata_image *image,
+                                                        const uint8_t id[16])
+{
+    size_t b = image_hash(id, METADATA_TOPIC_ID_BYTES) % image->nbuckets;
+    for (struct metadata_topic *t = image->by_id[b]; t != NULL; t = t->next_by_id)
+        if (memcmp(t->id, id, METADATA_TOPIC_ID_BYTES) == 0)
+            return t;
+    return NULL;
+}
+
+void metadata_image_each_topic(const struct metadata_image *image,
+                               void (*fn)(void *ctx, const struct metadata_topic *topic),
+                               void *ctx)
+{
+    for (size_t b = 0; b < image->nbuckets; b++)
+        for (struct metadata_topic *t = image->by_name[b]; t != NULL; t = t->next_by_name)
+            fn(ctx, t);
+}
+
+const char *metadata_topic_config(const struct metadata_topic *topic, const char *name)
+{
+    for (size_t i = 0; i < topic->nconfigs; i++)
+        if (strcmp(topic->configs[i].name, name) == 0)
+            return topic->configs[i].value;
+    return NULL;
+}
+
+static void image_link(struct metadata_image *image, struct metadata_topic *t)
+{
+    size_t bn = image_hash(t->name, strlen(t->name)) % image->nbuckets;
+    t->next_by_name = image->by_name[bn];
+    image->by_name[bn] = t;
+    size_t bi = image_hash(t->id, METADATA_TOPIC_ID_BYTES) % image->nbuckets;
+    t->next_by_id = image->by_id[bi];
+    image->by_id[bi] = t;
+}
+
+static int image_grow(struct metadata_image *image)
+{
+    size_t n = image->nbuckets * 2;
+    struct metadata_topic **by_name = calloc(n, sizeof(*by_name));
+    struct metadata_topic **by_id = calloc(n, sizeof(*by_id));
+    if (by_name == NULL || by_id == NULL) {
+        free(by_name);
+        free(by_id);
+        return RILL_ERR_NOMEM;
+    }
+    struct metadata_topic **old = image->by_name;
+    size_t old_n = image->nbuckets;
+    free(image->by_id);
+    image->by_name = by_name;
+    image->by_id = by_id;
+    image->nbuckets = n;
+    for (size_t b = 0; b < old_n; b++) {
+        struct metadata_topic *t = old[b];
+        while (t != NULL) {
+            struct metadata_topic *next = t->next_by_name;
+            image_link(image, t);
+            t = next;
+        }
+    }
+    free(old);
+    return RILL_OK;
+}
+
+static int image_apply_topic(struct metadata_image *image, const Rill__Metadata__TopicRecord *r)
+{
+    if (r->topic_id.len != METADATA_TOPIC_ID_BYTES || r->name == NULL || r->name[0] == '\0')
+        return RILL_ERR_INVALID;
+    if (metadata_image_topic(image, r->name, strlen(r->name)) != NULL ||
+        metadata_image_topic_by_id(image, r->topic_id.data) != NULL)
+        return RILL_ERR_INVALID;
+    if (image->ntopics + 1 > image->nbuckets && image_grow(image) != 0)
+        return RILL_ERR_NOMEM;
+    struct metadata_topic *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return RILL_ERR_NOMEM;
+    t->name = strdup(r->name);
+    if (t->name == NULL) {
+        free(t);
+        return RILL_ERR_NOMEM;
+    }
+    memcpy(t->id, r->topic_id.data, METADATA_TOPIC_ID_BYTES);
+    t->internal = r->has_internal && r->internal;
+    image_link(image, t);
+    image->ntopics++;
+    return RILL_OK;
+}
+
+static int32_t *image_dup_ids(const int32_t *ids, size_t n)
+{
+    int32_t *copy = malloc((n ? n : 1) * sizeof(*copy));
+    if (copy != NULL && n > 0)
+        memcpy(copy, ids, n * sizeof(*copy));
+    return copy;
+}
+
+static int image_apply_partition(struct metadata_image *image,
+                                 const Rill__Metadata__PartitionRecord *r)
+{
+    if (r->topic_id.len != METADATA_TOPIC_ID_BYTES || r->partition < 0)
+        return RILL_ERR_INVALID;
+    struct metadata_topic *t =
+        (struct metadata_topic *)metadata_image_topic_by_id(image, r->topic_id.data);
+    if (t == NULL)
+        return RILL_ERR_INVALID;
+    /* New partitions arrive in order; existing ones are replaced. */
+    if (r->partition > t->npartitions)
+        return RILL_ERR_INVALID;
+    if (r->partition < t->npartitions &&
+        r->leader_epoch < t->partitions[r->partition].leader_epoch)
+        return RILL_ERR_INVALID;
+    int32_t *replicas = image_dup_ids(r->replicas, r->n_replicas);
+    int32_t *isr = image_dup_ids(r->isr, r->n_isr);
+    if (replicas == NULL || isr == NULL) {
+        free(replicas);
+        free(isr);
+        return RILL_ERR_NOMEM;
+    }
+    if (r->partition == t->npartitions) {
+        if (t->npartitions == t->partitions_cap) {
+            int32_t cap = t->partitions_cap ? t->partitions_cap * 2 : 4;
+            struct metadata_partition *p = realloc(t->partitions, (size_t)cap * sizeof(*p));
+            if (p == NULL) {
+                free(replicas);
+                free(isr);
+                return RILL_ERR_NOMEM;
+            }
+            t->partitions = p;
+            t->partitions_cap = cap;
+        }
+        t->npartitions++;
+    } else {
+        free(t->partitions[r->partition].replicas);
+        free(t->partitions[r->partition].isr);
+    }
+    struct metadata_partition *p = &t->partitions[r->partition];
+    p->partition = r->partition;
+    p->leader = r->leader;
+    p->leader_epoch = r->leader_epoch;
+    p->partition_epoch = r->has_partition_epoch ? r->partition_epoch : 0;
+    p->replicas = replicas;
+    p->nreplicas = r->n_replicas;
+    p->isr = isr;
+    p->nisr = r->n_isr;
+    return RILL_OK;
+}
+
+static void image_unlink(struct metadata_topic **chain, struct metadata_topic *t, bool by_name)
+{
+    for (struct metadata_topic **pp = chain; *pp != NULL;) {
+        if (*pp == t) {
+            *pp = by_name ? t->next_by_name : t->next_by_id;
+            return;
+        }
+        pp = by_name ? &(*pp)->next_by_name : &(*pp)->next_by_id;
+    }
+}
+
+static int image_apply_remove(struct metadata_image *image,
+                              const Rill__Metadata__RemoveTopicRecord *r)
+{
+    if (r->topic_id.len != METADATA_TOPIC_ID_BYTES)
+        return RILL_ERR_INVALID;
+    struct metadata_topic *t =
+        (struct metadata_topic *)metadata_image_topic_by_id(image, r->topic_id.data);
+    if (t == NULL)
+        return RILL_ERR_INVALID;
+    image_unlink(&image->by_name[image_hash(t->name, strlen(t->name)) % image->nbuckets], t,
+                 true);
+    image_unlink(&image->by_id[image_hash(t->id, METADATA_TOPIC_ID_BYTES) % image->nbuckets], t,
+                 false);
+    image->ntopics--;
+    image_topic_free(t);
+    return RILL_OK;
+}
+
+static int image_apply_config(struct metadata_image *image, const Rill__Metadata__ConfigRecord *r)
+{
+    if (r->resource_type != METADATA_RESOURCE_TOPIC || r->name == NULL || r->resource_name == NULL)
+        return RILL_ERR_INVALID; /* broker-level dynamic configs come later */
+    struct metadata_topic *t = (struct metadata_topic *)metadata_image_topic(
+        image, r->resource_name, strlen(r->resource_name));
+    if (t == NULL)
+        return RILL_ERR_INVALID;
+    for (size_t i = 0; i < t->nconfigs; i++) {
+        if (strcmp(t->configs[i].name, r->name) != 0)
+            continue;
+        if (r->value == NULL) {
+            free(t->configs[i].name);
+            free(t->configs[i].value);
+            t->configs[i] = t->configs[--t->nconfigs];
+            return RILL_OK;
+        }
+        char *v = strdup(r->value);
+        if (v == NULL)
+            return RILL_ERR_NOMEM;
+        free(t->configs[i].value);
+        t->configs[i].value = v;
+        return RILL_OK;
+    }
+    if (r->value == NULL)
+        return RILL_OK;
+    struct metadata_config_entry *c = realloc(t->configs, (t->nconfigs + 1) * sizeof(*c));
+    if (c == NULL)
+        return RILL_ERR_NOMEM;
+    t->configs = c;
+    char *name = strdup(r->name), *value = strdup(r->value);
+    if (name == NULL || value == NULL) {
+        free(name);
+        free(value);
+        return RILL_ERR_NOMEM;
+    }
+    c[t->nconfigs++] = (struct metadata_config_entry){name, value};
+    return RILL_OK;
+}
+
+int metadata_image_apply(struct metadata_image *image,
+                         const struct Rill__Metadata__MetadataRecord *rec)
+{
+    switch (rec->record_case) {
+    case RILL__METADATA__METADATA_RECORD__RECORD_TOPIC:
+        return image_apply_topic(image, rec->topic);
+    case RILL__METADATA__METADATA_RECORD__RECORD_PARTITION:
+        return image_apply_partition(image, rec->partition);
+    case RILL__METADATA__METADATA_RECORD__RECORD_REMOVE_TOPIC:
+        return image_apply_remove(image, rec->remove_topic);
+    case RILL__METADATA__METADATA_RECORD__RECORD_CONFIG:
+        return image_apply_config(image, rec->config);
+    default:
+        return RILL_ERR_INVALID;
+    }
+}
