@@ -93,6 +93,7 @@ int storage_log_truncate(struct storage_log *log, int64_t offset)
         rc = segment_scan(seg->fd, 0, seg->size_bytes, truncate_scan_batch, &ts, NULL);
         if (rc < 0)
             return rc;
+        rc = RILL_OK;
         size_t keep = (size_t)(seg - log->segs) + 1;
         while (log->nsegs > keep) {
             struct storage_segment *later = &log->segs[--log->nsegs];

@@ -1,0 +1,122 @@
+/* Configuration: properties files, environment variables, flags,
+ * precedence, and invalid values that must stop the start. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/config.h"
+#include "tests/unit/unit.h"
+
+static int load(struct broker_config *cfg, char **argv, int argc, char **envp, char *err)
+{
+    bool wants_exit;
+    return config_load(cfg, argc, argv, envp, err, 512, &wants_exit);
+}
+
+START_TEST(defaults)
+{
+    struct broker_config cfg;
+    char err[512] = "";
+    char *argv[] = {"rill"};
+    char *envp[] = {NULL};
+    ck_assert_int_eq(load(&cfg, argv, 1, envp, err), 0);
+    ck_assert_int_eq(cfg.node_id, 1);
+    ck_assert_int_eq(cfg.num_partitions, 1);
+    ck_assert(cfg.auto_create_topics_enable);
+    ck_assert_int_eq(cfg.listener.port, 9092);
+    ck_assert_str_eq(cfg.advertised.host, "localhost");
+    ck_assert_int_eq(cfg.socket_request_max_bytes, 104857600);
+    ck_assert_int_eq(cfg.log_defaults.retention_ms, 168LL * 3600 * 1000);
+    ck_assert_int_eq(cfg.log_defaults.flush_policy, FLUSH_ALWAYS);
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(file_env_and_flags_in_order)
+{
+    char *dir = unit_tempdir();
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/server.properties", dir);
+    FILE *f = fopen(path, "w");
+    fputs("# comment\n! also a comment\n"
+          "num.partitions = 3\n"
+          "log.dirs: /tmp/from-file\n"
+          "auto.create.topics.enable false\n"
+          "listeners=PLAINTEXT://127.0.0.1:\\\n"
+          "  19092\n"
+          "log.retention.hours=1\n"
+          "controller.quorum.voters=1@localhost:9093\n",
+          f);
+    fclose(f);
+    struct broker_config cfg;
+    char err[512] = "";
+    char *argv[] = {"rill", path, "--num.partitions=5"};
+    char *envp[] = {"KAFKA_LOG_DIRS=/tmp/from-env", "RILL_NODE_ID=7", NULL};
+    ck_assert_int_eq(load(&cfg, argv, 3, envp, err), 0);
+    ck_assert_int_eq(cfg.num_partitions, 5);              /* flag beats file */
+    ck_assert_str_eq(cfg.log_dirs, "/tmp/from-env");      /* env beats file */
+    ck_assert_int_eq(cfg.node_id, 7);
+    ck_assert(!cfg.auto_create_topics_enable);
+    ck_assert_int_eq(cfg.listener.port, 19092);           /* continuation line */
+    ck_assert_str_eq(cfg.listener.host, "127.0.0.1");
+    ck_assert_int_eq(cfg.log_defaults.retention_ms, 3600 * 1000);
+    config_free(&cfg);
+    unit_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(env_name_rule)
+{
+    struct broker_config cfg;
+    char err[512] = "";
+    char *argv[] = {"rill"};
+    char *envp[] = {"KAFKA_CFG_SOCKET_REQUEST_MAX_BYTES=1000", "KAFKA_LOG_RETENTION_MS=5", NULL};
+    ck_assert_int_eq(load(&cfg, argv, 1, envp, err), 0);
+    ck_assert_int_eq(cfg.socket_request_max_bytes, 1000);
+    ck_assert_int_eq(cfg.log_defaults.retention_ms, 5);
+    config_free(&cfg);
+}
+END_TEST
+
+static void expect_invalid(char **argv, int argc, char **envp, const char *key)
+{
+    struct broker_config cfg;
+    char err[512] = "";
+    ck_assert_int_ne(load(&cfg, argv, argc, envp, err), 0);
+    ck_assert_msg(strstr(err, key) != NULL, "error '%s' does not name %s", err, key);
+    config_free(&cfg);
+}
+
+START_TEST(invalid_values_name_their_key)
+{
+    char *env0[] = {NULL};
+    expect_invalid((char *[]){"rill", "--num.partitions=zero"}, 2, env0, "num.partitions");
+    expect_invalid((char *[]){"rill", "--num.partitions=0"}, 2, env0, "num.partitions");
+    expect_invalid((char *[]){"rill", "--auto.create.topics.enable=yes"}, 2, env0,
+                   "auto.create.topics.enable");
+    expect_invalid((char *[]){"rill", "--listeners=localhost:9092"}, 2, env0, "listeners");
+    expect_invalid((char *[]){"rill", "--listeners=PLAINTEXT://:99999"}, 2, env0, "listeners");
+    expect_invalid((char *[]){"rill", "--log.flush.policy=sometimes"}, 2, env0,
+                   "log.flush.policy");
+    expect_invalid((char *[]){"rill", "--log.segment.bytes=100"}, 2, env0, "log.segment.bytes");
+    expect_invalid((char *[]){"rill", "--no.such.key=1"}, 2, env0, "no.such.key");
+    expect_invalid((char *[]){"rill", "--process.roles=controller"}, 2, env0, "process.roles");
+    char *env1[] = {"RILL_SOCKET_REQUEST_MAX_BYTES=-5", NULL};
+    expect_invalid((char *[]){"rill"}, 1, env1, "socket.request.max.bytes");
+    expect_invalid((char *[]){"rill", "/nonexistent/server.properties"}, 2, env0,
+                   "/nonexistent/server.properties");
+}
+END_TEST
+
+Suite *suite_config(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, defaults);
+    tcase_add_test(tc, file_env_and_flags_in_order);
+    tcase_add_test(tc, env_name_rule);
+    tcase_add_test(tc, invalid_values_name_their_key);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,182 @@
+/* Record batches v2: building, validating, stamping, and every way a batch
+ * can be wrong. */
+#include <stdio.h>
+#include <string.h>
+
+#include "proto/compression.h"
+#include "proto/crc32c.h"
+#include "proto/record_batch.h"
+#include "tests/unit/unit.h"
+
+/* Builds a batch of n records "key-i"/"value-i" with the given codec. */
+static void build_batch(struct kafka_writer *w, int codec, int n)
+{
+    struct kafka_writer recs;
+    kafka_writer_init(&recs);
+    for (int i = 0; i < n; i++) {
+        char key[32], value[64];
+        int kl = snprintf(key, sizeof(key), "key-%d", i);
+        int vl = snprintf(value, sizeof(value), "value-%d", i);
+        record_write(&recs, i * 10, i, (struct kafka_bytes){(const uint8_t *)key, kl},
+                     (struct kafka_bytes){(const uint8_t *)value, vl});
+    }
+    ck_assert_int_eq(record_batch_build(w, codec, 1000, 1000 + (n - 1) * 10, n, recs.buf,
+                                        recs.len),
+                     0);
+    kafka_writer_free(&recs);
+}
+
+START_TEST(valid_batches_every_codec)
+{
+    for (int codec = 0; codec <= 4; codec++) {
+        struct kafka_writer w, scratch;
+        kafka_writer_init(&w);
+        kafka_writer_init(&scratch);
+        build_batch(&w, codec, 25);
+        struct record_batch_info info;
+        ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+        ck_assert_int_eq(info.records_count, 25);
+        ck_assert_int_eq(info.last_offset_delta, 24);
+        ck_assert_int_eq(info.max_timestamp, 1240);
+        ck_assert_int_eq(info.codec, codec);
+        kafka_writer_free(&w);
+        kafka_writer_free(&scratch);
+    }
+}
+END_TEST
+
+START_TEST(stamping_keeps_the_crc)
+{
+    struct kafka_writer w, scratch;
+    kafka_writer_init(&w);
+    kafka_writer_init(&scratch);
+    build_batch(&w, COMPRESSION_NONE, 3);
+    record_batch_stamp(w.buf, 123456, 7);
+    struct record_batch_header h;
+    record_batch_header_read(w.buf, &h);
+    ck_assert_int_eq(h.base_offset, 123456);
+    ck_assert_int_eq(h.partition_leader_epoch, 7);
+    struct record_batch_info info;
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+    /* LogAppendTime rewrites covered bytes and must fix the CRC itself. */
+    record_batch_set_log_append_time(w.buf, w.len, 555);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+    ck_assert_int_eq(info.max_timestamp, 555);
+    kafka_writer_free(&w);
+    kafka_writer_free(&scratch);
+}
+END_TEST
+
+START_TEST(every_single_bit_flip_is_caught)
+{
+    struct kafka_writer w, scratch;
+    kafka_writer_init(&w);
+    kafka_writer_init(&scratch);
+    build_batch(&w, COMPRESSION_NONE, 4);
+    struct record_batch_info info;
+    for (size_t byte = RB_MAGIC; byte < w.len; byte++) {
+        for (int bit = 0; bit < 8; bit++) {
+            w.buf[byte] ^= (uint8_t)(1 << bit);
+            ck_assert_int_ne(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+            w.buf[byte] ^= (uint8_t)(1 << bit);
+        }
+    }
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+    kafka_writer_free(&w);
+    kafka_writer_free(&scratch);
+}
+END_TEST
+
+/* Rewrites covered bytes and fixes the CRC, to reach the checks behind it. */
+static void recrc(struct kafka_writer *w)
+{
+    be32_store(w->buf + RB_CRC, crc32c(w->buf + RB_ATTRIBUTES, w->len - RB_ATTRIBUTES));
+}
+
+START_TEST(structural_faults)
+{
+    struct kafka_writer w, scratch;
+    kafka_writer_init(&w);
+    kafka_writer_init(&scratch);
+    struct record_batch_info info;
+
+    build_batch(&w, COMPRESSION_NONE, 3);
+    /* Truncated, and too long for its length field. */
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len - 1, &scratch, &info), RB_FAULT_CORRUPT);
+    ck_assert_int_eq(record_batch_validate(w.buf, 30, &scratch, &info), RB_FAULT_CORRUPT);
+    /* Wrong magic. */
+    w.buf[RB_MAGIC] = 1;
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_MAGIC);
+    w.buf[RB_MAGIC] = 2;
+    /* Record count lies (CRC fixed so the count check is reached). */
+    be32_store(w.buf + RB_RECORDS_COUNT, 4);
+    recrc(&w);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    be32_store(w.buf + RB_RECORDS_COUNT, 3);
+    /* lastOffsetDelta lies. */
+    be32_store(w.buf + RB_LAST_OFFSET_DELTA, 5);
+    recrc(&w);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    be32_store(w.buf + RB_LAST_OFFSET_DELTA, 2);
+    /* Unknown codec 7. */
+    be16_store(w.buf + RB_ATTRIBUTES, 7);
+    recrc(&w);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_CODEC);
+    /* Claims gzip but holds plain records. */
+    be16_store(w.buf + RB_ATTRIBUTES, COMPRESSION_GZIP);
+    recrc(&w);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    kafka_writer_free(&w);
+
+    /* Offset deltas out of order. */
+    struct kafka_writer recs;
+    kafka_writer_init(&recs);
+    kafka_writer_init(&w);
+    record_write(&recs, 0, 0, (struct kafka_bytes){NULL, -1}, (struct kafka_bytes){NULL, -1});
+    record_write(&recs, 0, 5, (struct kafka_bytes){NULL, -1}, (struct kafka_bytes){NULL, -1});
+    ck_assert_int_eq(record_batch_build(&w, 0, 0, 0, 2, recs.buf, recs.len), 0);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    kafka_writer_free(&w);
+    kafka_writer_free(&recs);
+
+    /* A record whose key length runs past the record. */
+    kafka_writer_init(&recs);
+    kafka_writer_init(&w);
+    const uint8_t bad_record[] = {0x0c, 0x00, 0x00, 0x00, 0x7e, 'a', 0x01, 0x00};
+    kafka_write_raw(&recs, bad_record, sizeof(bad_record));
+    ck_assert_int_eq(record_batch_build(&w, 0, 0, 0, 1, recs.buf, recs.len), 0);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    kafka_writer_free(&w);
+    kafka_writer_free(&recs);
+    kafka_writer_free(&scratch);
+}
+END_TEST
+
+START_TEST(records_iterate_with_nulls_and_headers)
+{
+    /* One record: null key, value "v", one header h1=null. */
+    const uint8_t rec[] = {0x16, 0x00, 0x00, 0x00, 0x01, 0x02, 'v',
+                           0x02, 0x04, 'h', '1', 0x01};
+    struct kafka_reader r;
+    kafka_reader_init(&r, rec, sizeof(rec));
+    struct record_view v;
+    ck_assert_int_eq(record_read(&r, &v), 0);
+    ck_assert_int_eq(v.key.len, -1);
+    ck_assert_int_eq(v.value.len, 1);
+    ck_assert_int_eq(v.headers_count, 1);
+    ck_assert_uint_eq(kafka_reader_left(&r), 0);
+}
+END_TEST
+
+Suite *suite_record_batch(void)
+{
+    Suite *s = suite_create("record_batch");
+    TCase *tc = tcase_create("record_batch");
+    tcase_add_test(tc, valid_batches_every_codec);
+    tcase_add_test(tc, stamping_keeps_the_crc);
+    tcase_add_test(tc, every_single_bit_flip_is_caught);
+    tcase_add_test(tc, structural_faults);
+    tcase_add_test(tc, records_iterate_with_nulls_and_headers);
+    suite_add_tcase(s, tc);
+    return s;
+}
