@@ -1,0 +1,150 @@
+"""Test helpers: start real rill broker processes on free loopback ports.
+
+Every broker a test starts is registered and killed at interpreter exit,
+so a failing test never leaves a process behind. Waits are on conditions
+(a log line, a port that answers), each with a deadline.
+"""
+import atexit
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+RILL_BIN = os.environ.get("RILL_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "bin", "rill")
+PYTHON = "/usr/bin/python3"
+
+_live = []
+
+
+def _cleanup():
+    for b in list(_live):
+        b.kill()
+
+
+atexit.register(_cleanup)
+
+
+def wait_until(cond, timeout=20.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out waiting for %s" % what)
+        time.sleep(interval)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Broker:
+    """One rill process. Data lives in data_dir (a fresh temp dir unless
+    given); port 0 lets the kernel choose, and the chosen port is kept for
+    restarts so clients can reconnect."""
+
+    def __init__(self, data_dir=None, port=0, args=(), env=None, workdir=None):
+        self.owns_workdir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix="rill-test-")
+        self.data_dir = data_dir or os.path.join(self.workdir, "data")
+        self.port = port
+        self.args = list(args)
+        self.env = dict(os.environ)
+        if env:
+            self.env.update(env)
+        self.proc = None
+        self.log_path = os.path.join(self.workdir, "broker.log")
+        self.starts = 0
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=30.0):
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        mark = log.tell()
+        cmd = [RILL_BIN, "--log.dirs=" + self.data_dir,
+               "--listeners=PLAINTEXT://127.0.0.1:%d" % self.port] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        log.close()
+        _live.append(self)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError("rill exited with %s:\n%s" % (self.proc.returncode, self.log()))
+            with open(self.log_path, "rb") as f:
+                f.seek(mark)
+                m = re.search(rb"listening on [^ ]+:(\d+)", f.read())
+            return m and int(m.group(1))
+        port = wait_until(ready, timeout, what="rill to listen")
+        self.port = port
+        wait_until(lambda: port_open(port), timeout, what="port %d" % port)
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def stop(self, timeout=30.0):
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc is None:
+            return None
+        self.signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise RuntimeError("rill did not stop on SIGTERM within %ss" % timeout)
+        finally:
+            if self in _live:
+                _live.remove(self)
+        return rc
+
+    def kill(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self in _live:
+            _live.remove(self)
+
+    def restart(self, hard=False):
+        if hard:
+            self.kill()
+        else:
+            self.stop()
+        return self.start()
+
+    def cleanup(self):
+        self.kill()
+        if self.owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
