@@ -48,7 +48,8 @@ class RawClient:
         return self.corr
 
     def send_request(self, req):
-        return self.send(req.API_KEY, req.API_VERSION, req.encode())
+        body = req.encode()  # req stays referenced: kafka-python holds it weakly
+        return self.send(req.API_KEY, req.API_VERSION, body)
 
     def _read_exact(self, n):
         buf = b""
