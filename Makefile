@@ -9,10 +9,14 @@ DATA    ?= ./data
 
 ifeq ($(SAN),1)
 BUILD   := build/san
+# Leaks fail a run (exit code 23); any UB report aborts the process.
+SANENV  := ASAN_OPTIONS=detect_leaks=1:exitcode=23:abort_on_error=0 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 RILL_SANITIZED=1
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT     := -O1 -g
 else
 BUILD   := build/release
+SANENV  :=
 SANFLAGS :=
 OPT     := -O2 -g
 endif
@@ -80,12 +84,12 @@ check-source:
 	@scripts/check-source
 
 unit: $(UNIT_BIN)
-	$(UNIT_BIN)
+	$(SANENV) $(UNIT_BIN)
 
 # Client compatibility, persistence and bad-input tests: real broker
 # processes and the Debian-packaged Kafka clients.
 compat-debian: $(BIN)
-	RILL_BIN=$(abspath $(BIN)) /usr/bin/python3 tests/run.py
+	RILL_BIN=$(abspath $(BIN)) $(SANENV) /usr/bin/python3 tests/run.py
 
 test: bootstrap check-source
 	$(MAKE) all unit compat-debian

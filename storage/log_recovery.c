@@ -69,7 +69,7 @@ static int recovery_list_segments(struct storage_log *log)
         log->segs[log->nsegs - 1].size_bytes = st.st_size;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && log->nsegs > 1)
         qsort(log->segs, log->nsegs, sizeof(*log->segs), recovery_cmp_segments);
     return rc;
 }

@@ -106,21 +106,35 @@ class Broker:
         if self.alive():
             self.proc.send_signal(sig)
 
-    def stop(self, timeout=30.0):
-        """SIGTERM and wait; returns the exit code."""
+    def stop(self, timeout=60.0):
+        """SIGTERM and wait. A clean stop exits 0; anything else (a crash,
+        a sanitizer report, a leak) fails the test."""
         if self.proc is None:
             return None
+        was_running = self.proc.poll() is None
         self.signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            rc = self.proc.wait()
+            self.proc.wait()
             raise RuntimeError("rill did not stop on SIGTERM within %ss" % timeout)
         finally:
             if self in _live:
                 _live.remove(self)
+        self.check_log()
+        if was_running and rc != 0:
+            raise AssertionError("rill exited with %d on SIGTERM:\n%s" % (rc, self.log()[-4000:]))
         return rc
+
+    def check_log(self):
+        """Fails on any sanitizer report in the broker's output."""
+        text = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "SUMMARY: UndefinedBehaviorSanitizer"):
+            if marker in text:
+                raise AssertionError("sanitizer report in the broker log:\n%s"
+                                     % text[text.index(marker) - 200:][:6000])
 
     def kill(self):
         if self.proc is None:
@@ -139,9 +153,18 @@ class Broker:
         return self.start()
 
     def cleanup(self):
-        self.kill()
-        if self.owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        """Stops the broker cleanly (so leaks and sanitizer reports
+        surface), then removes its files."""
+        try:
+            if self.alive():
+                self.stop()
+            else:
+                self.kill()
+                self.check_log()
+        finally:
+            self.kill()
+            if self.owns_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

@@ -200,7 +200,7 @@ static void round_trip(const struct kafka_message_desc *m, const struct kafka_st
     ck_assert_msg(kafka_reader_left(&r) == 0, "%s v%d left %zu bytes", desc->name, version,
                   kafka_reader_left(&r));
     ck_assert_int_eq(kafka_encode(desc, version, g.flexible, out, &w2), 0);
-    ck_assert_msg(w1.len == w2.len && memcmp(w1.buf, w2.buf, w1.len) == 0,
+    ck_assert_msg(w1.len == w2.len && (w1.len == 0 || memcmp(w1.buf, w2.buf, w1.len) == 0),
                   "%s v%d re-encoding differs", desc->name, version);
 
     for (size_t cut = 0; cut < w1.len; cut++) {
