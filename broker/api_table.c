@@ -15,10 +15,20 @@ static const struct api_entry api_entries[] = {
     {KAFKA_API_FETCH, "Fetch", 4, 11, 4, handle_fetch},
     {KAFKA_API_LIST_OFFSETS, "ListOffsets", 1, 5, 1, handle_list_offsets},
     {KAFKA_API_METADATA, "Metadata", 0, 8, 0, handle_metadata},
+    {KAFKA_API_OFFSET_COMMIT, "OffsetCommit", 2, 7, 2, handle_offset_commit},
+    {KAFKA_API_OFFSET_FETCH, "OffsetFetch", 1, 5, 1, handle_offset_fetch},
+    {KAFKA_API_FIND_COORDINATOR, "FindCoordinator", 0, 2, 0, handle_find_coordinator},
+    {KAFKA_API_JOIN_GROUP, "JoinGroup", 0, 5, 0, handle_join_group},
+    {KAFKA_API_HEARTBEAT, "Heartbeat", 0, 3, 0, handle_heartbeat},
+    {KAFKA_API_LEAVE_GROUP, "LeaveGroup", 0, 3, 0, handle_leave_group},
+    {KAFKA_API_SYNC_GROUP, "SyncGroup", 0, 3, 0, handle_sync_group},
+    {KAFKA_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 4, 0, handle_describe_groups},
+    {KAFKA_API_LIST_GROUPS, "ListGroups", 0, 2, 0, handle_list_groups},
     {KAFKA_API_API_VERSIONS, "ApiVersions", 0, 4, 0, handle_api_versions},
     {KAFKA_API_CREATE_TOPICS, "CreateTopics", 2, 4, 2, handle_create_topics},
     {KAFKA_API_DELETE_TOPICS, "DeleteTopics", 1, 3, 1, handle_delete_topics},
     {KAFKA_API_DESCRIBE_CONFIGS, "DescribeConfigs", 1, 3, 1, handle_describe_configs},
+    {KAFKA_API_DELETE_GROUPS, "DeleteGroups", 0, 1, 0, handle_delete_groups},
 };
 
 enum { API_COUNT = sizeof(api_entries) / sizeof(api_entries[0]) };

@@ -36,5 +36,15 @@ void handle_list_offsets(struct request *req);
 void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);
 void handle_describe_configs(struct request *req);
+void handle_find_coordinator(struct request *req);
+void handle_join_group(struct request *req);
+void handle_sync_group(struct request *req);
+void handle_heartbeat(struct request *req);
+void handle_leave_group(struct request *req);
+void handle_offset_commit(struct request *req);
+void handle_offset_fetch(struct request *req);
+void handle_describe_groups(struct request *req);
+void handle_list_groups(struct request *req);
+void handle_delete_groups(struct request *req);
 
 #endif

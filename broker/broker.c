@@ -386,10 +386,10 @@ void broker_free(struct broker *b)
     b->listener = NULL;
     while (b->conns != NULL)
         conn_close(b->conns, "broker shutting down");
-    group_coordinator_free(b->groups);
-    b->groups = NULL;
     if (b->topics.buckets != NULL)
         topics_close_all(b);
+    group_coordinator_free(b->groups);
+    b->groups = NULL;
     metadata_log_close(b->mlog);
     b->mlog = NULL;
     if (b->store != NULL) {

@@ -117,6 +117,14 @@ void topic_config_resolve(const struct broker_config *bcfg, const struct metadat
         (int32_t)topic_config_long(topic, "max.message.bytes", bcfg->message_max_bytes);
     out->min_insync_replicas =
         (int32_t)topic_config_long(topic, "min.insync.replicas", bcfg->min_insync_replicas);
+    if (topic != NULL && topic->internal) {
+        /* Internal topics hold state the broker acknowledges (committed
+         * offsets): always fsynced first, never deleted by age or size. */
+        out->log.flush_policy = FLUSH_ALWAYS;
+        out->log.retention_ms = -1;
+        out->log.retention_bytes = -1;
+        out->log.segment_bytes = 100 << 20; /* Kafka's offsets.topic.segment.bytes */
+    }
     out->timestamp_type = bcfg->timestamp_type;
     const char *ts = topic ? metadata_topic_config(topic, "message.timestamp.type") : NULL;
     if (ts != NULL)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/group_coordinator.h"
 #include "broker/metadata_log.h"
 #include "broker/partition.h"
 #include "broker/topic_config.h"
@@ -59,10 +60,18 @@ int topics_validate_name(const char *name, size_t len, const char **why)
 
 /* ---- applying the image --------------------------------------------------- */
 
-static void topics_free_runtime(struct broker_topic *t, bool destroy)
+static bool topics_is_offsets(const struct broker_topic *t)
 {
-    for (int32_t i = 0; i < t->npartitions; i++)
+    return t->internal && strcmp(t->name, GROUP_OFFSETS_TOPIC) == 0;
+}
+
+static void topics_free_runtime(struct broker *b, struct broker_topic *t, bool destroy)
+{
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        if (topics_is_offsets(t))
+            group_coordinator_partition_closing(b->groups, t->partitions[i]);
         partition_close(t->partitions[i], destroy, KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+    }
     free(t->partitions);
     free(t->name);
     free(t);
@@ -123,6 +132,10 @@ static void topics_on_partition(struct broker *b, const Rill__Metadata__Partitio
         return;
     }
     t->partitions[t->npartitions++] = p;
+    /* This broker leads every partition it opens (one node); leading a
+     * __consumer_offsets partition makes it the coordinator of its groups. */
+    if (topics_is_offsets(t))
+        group_coordinator_partition_opened(b->groups, p);
 }
 
 static void topics_on_config(struct broker *b, const Rill__Metadata__ConfigRecord *r)
@@ -155,7 +168,7 @@ void topics_on_record(struct broker *b, const Rill__Metadata__MetadataRecord *re
             struct broker_topic *t = strmap_remove(&b->topics, removed_name, strlen(removed_name));
             if (t != NULL) {
                 log_info("topics", "deleting topic %s", t->name);
-                topics_free_runtime(t, true);
+                topics_free_runtime(b, t, true);
             }
         }
         break;
@@ -170,7 +183,7 @@ void topics_close_all(struct broker *b)
     struct strmap_entry *e = strmap_first(&b->topics, &bucket);
     while (e != NULL) {
         struct strmap_entry *next = strmap_next(&b->topics, e, &bucket);
-        topics_free_runtime(e->value, false);
+        topics_free_runtime(b, e->value, false);
         e = next;
     }
     strmap_free(&b->topics);
