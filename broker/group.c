@@ -927,6 +927,17 @@ void group_tick(struct group *g, int64_t now_ms, int64_t wall_ms)
         e = next;
     }
     if (g->state == GROUP_PREPARING_REBALANCE) {
+        /* A member that neither rejoins nor heartbeats is gone: do not wait
+         * the whole rebalance timeout for it. */
+        struct group_member *m = g->members;
+        while (m != NULL) {
+            struct group_member *next = m->next;
+            if (m->join_req == NULL && now_ms >= m->session_deadline_ms) {
+                log_info("group", "%s: member %s session timed out", g->group_id, m->member_id);
+                group_unlink_member(g, m, KAFKA_ERR_UNKNOWN_MEMBER_ID);
+            }
+            m = next;
+        }
         if (g->join_deadline_ms >= 0 && now_ms >= g->join_deadline_ms)
             group_complete_join(g, now_ms, wall_ms);
         else
