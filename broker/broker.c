@@ -308,6 +308,9 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     log_set_level((enum log_level)log_level_parse(b->cfg.log_level));
     broker_raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit (or a full quota) must fail the write, not kill
+     * the broker: the append is refused and nothing is half written. */
+    signal(SIGXFSZ, SIG_IGN);
 
     b->base = event_base_new();
     if (b->base == NULL || event_base_priority_init(b->base, 2) != 0)

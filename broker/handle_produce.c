@@ -177,6 +177,12 @@ static struct partition *produce_one(struct request *req, struct kafka_str topic
                           "Record batch is larger than max.message.bytes");
         return NULL;
     }
+    if ((be16_load(rec->ptr + RB_ATTRIBUTES) & RB_ATTR_CODEC_MASK) == COMPRESSION_ZSTD &&
+        req->version < 7) {
+        produce_set_error(req, out, KAFKA_ERR_UNSUPPORTED_COMPRESSION_TYPE,
+                          "zstd needs Produce v7 or later");
+        return NULL;
+    }
     struct record_batch_info info;
     enum record_batch_fault fault =
         record_batch_validate(rec->ptr, (size_t)rec->len, scratch, &info);
@@ -188,11 +194,6 @@ static struct partition *produce_one(struct request *req, struct kafka_str topic
     if (attributes & RB_ATTR_CONTROL) {
         produce_set_error(req, out, KAFKA_ERR_INVALID_RECORD,
                           "Control batches are written by the broker only");
-        return NULL;
-    }
-    if (info.codec == COMPRESSION_ZSTD && req->version < 7) {
-        produce_set_error(req, out, KAFKA_ERR_UNSUPPORTED_COMPRESSION_TYPE,
-                          "zstd needs Produce v7 or later");
         return NULL;
     }
     /* The frame is ours: stamp the batch in place. */
