@@ -96,15 +96,22 @@ test: bootstrap check-source
 
 run: bootstrap
 	$(MAKE) all
-	$(BIN) --log.dirs=$(DATA) --listeners=PLAINTEXT://localhost:9092
+	$(BIN) --log.dirs=$(DATA) --listeners=PLAINTEXT://localhost:9092 \
+	       --group.initial.rebalance.delay.ms=0
 
 # Clients from other registries (PyPI, npm, Maven Central, Go proxy).
 compat: $(BIN)
 	RILL_BIN=$(abspath $(BIN)) tests/compat/registry/run
 
+LOADGEN := $(BUILD)/bin/rill-loadgen
+
+$(LOADGEN): scripts/bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $< -lrdkafka
+
 bench: bootstrap
-	$(MAKE) all
-	scripts/bench/run
+	$(MAKE) all $(LOADGEN)
+	RILL_LOADGEN=$(LOADGEN) RILL_BIN=$(abspath $(BIN)) scripts/bench/run
 
 clean:
 	rm -rf build bin

@@ -230,6 +230,22 @@ static void broker_on_accept_error(struct evconnlistener *l, void *arg)
 
 /* ---- start / run / stop ------------------------------------------------------ */
 
+static int broker_bound_port(struct evconnlistener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sl) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+/* Binds every address the listener host resolves to (an empty host: one
+ * dual-stack socket for all interfaces). With port 0 the first bind picks
+ * the port and the others reuse it. */
 static int broker_listen(struct broker *b)
 {
     struct broker_listener *l = &b->cfg.listener;
@@ -243,35 +259,42 @@ static int broker_listen(struct broker *b)
         log_error("broker", "listeners: cannot resolve '%s': %s", l->host, gai_strerror(gai));
         return RILL_ERR_CONFIG;
     }
-    /* An empty host binds every interface; prefer IPv6 (dual stack). */
-    struct addrinfo *pick = res;
-    for (struct addrinfo *ai = res; ai != NULL && l->host[0] == '\0'; ai = ai->ai_next)
-        if (ai->ai_family == AF_INET6)
-            pick = ai;
-    b->listener = evconnlistener_new_bind(
-        b->base, broker_on_accept, b,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1, pick->ai_addr,
-        (int)pick->ai_addrlen);
-    if (b->listener == NULL && pick != res)
-        b->listener = evconnlistener_new_bind(
-            b->base, broker_on_accept, b,
-            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1, res->ai_addr,
-            (int)res->ai_addrlen);
-    freeaddrinfo(res);
-    if (b->listener == NULL) {
-        log_error("broker", "cannot listen on %s:%d: %s", l->host[0] ? l->host : "*", l->port,
-                  strerror(errno));
-        return RILL_ERR_IO;
+    const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    int first_errno = 0;
+    /* For all interfaces prefer the IPv6 wildcard: it takes IPv4 too. */
+    bool wildcard = l->host[0] == '\0';
+    bool have_v6 = false;
+    for (struct addrinfo *ai = res; ai != NULL && wildcard; ai = ai->ai_next)
+        have_v6 = have_v6 || ai->ai_family == AF_INET6;
+    for (struct addrinfo *ai = res; ai != NULL && b->nlisteners < BROKER_MAX_LISTEN_ADDRS;
+         ai = ai->ai_next) {
+        if (wildcard && have_v6 && ai->ai_family != AF_INET6)
+            continue;
+        if (b->bound_port != 0) {
+            if (ai->ai_family == AF_INET)
+                ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons((uint16_t)b->bound_port);
+            else if (ai->ai_family == AF_INET6)
+                ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)b->bound_port);
+        }
+        struct evconnlistener *lis = evconnlistener_new_bind(
+            b->base, broker_on_accept, b, flags, -1, ai->ai_addr, (int)ai->ai_addrlen);
+        if (lis == NULL) {
+            if (first_errno == 0)
+                first_errno = errno;
+            continue;
+        }
+        evconnlistener_set_error_cb(lis, broker_on_accept_error);
+        b->listeners[b->nlisteners++] = lis;
+        if (b->bound_port == 0)
+            b->bound_port = broker_bound_port(lis);
+        if (wildcard)
+            break;
     }
-    evconnlistener_set_error_cb(b->listener, broker_on_accept_error);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    int fd = evconnlistener_get_fd(b->listener);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET)
-            b->bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        else if (ss.ss_family == AF_INET6)
-            b->bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    freeaddrinfo(res);
+    if (b->nlisteners == 0) {
+        log_error("broker", "cannot listen on %s:%d: %s", l->host[0] ? l->host : "*", l->port,
+                  strerror(first_errno));
+        return RILL_ERR_IO;
     }
     if (b->cfg.advertised.port == 0)
         b->cfg.advertised.port = b->bound_port;
@@ -384,9 +407,9 @@ int broker_run(struct broker *b)
 
 void broker_free(struct broker *b)
 {
-    if (b->listener != NULL)
-        evconnlistener_free(b->listener);
-    b->listener = NULL;
+    for (size_t i = 0; i < b->nlisteners; i++)
+        evconnlistener_free(b->listeners[i]);
+    b->nlisteners = 0;
     while (b->conns != NULL)
         conn_close(b->conns, "broker shutting down");
     if (b->topics.buckets != NULL)

@@ -26,11 +26,16 @@ struct partition;
 struct metadata_log;
 struct group_coordinator;
 
+/* A listener host may resolve to several addresses ("localhost": 127.0.0.1
+ * and ::1); each is bound. */
+#define BROKER_MAX_LISTEN_ADDRS 4
+
 struct broker {
     struct broker_config cfg;
     char cluster_id[64];
     struct event_base *base;
-    struct evconnlistener *listener;
+    struct evconnlistener *listeners[BROKER_MAX_LISTEN_ADDRS]; /* one per bound address */
+    size_t nlisteners;
     int bound_port;                 /* the port actually bound (listeners may say :0) */
 
     struct storage_store *store;
