@@ -80,6 +80,8 @@ const struct config_key broker_config_keys[] = {
     {"offsets.topic.replication.factor", CONFIG_INT, CFG_OFF(offsets_topic_replication_factor),
      "3", 1, 32767,
      "Replication factor of __consumer_offsets (capped by the number of brokers)."},
+    {"offsets.topic.segment.bytes", CONFIG_LONG, CFG_OFF(offsets_topic_segment_bytes), "104857600",
+     1048576, INT32_MAX, "Segment size of __consumer_offsets (kept small to clean it sooner)."},
     {"offsets.commit.timeout.ms", CONFIG_INT, CFG_OFF(offsets_commit_timeout_ms), "5000", 1,
      INT32_MAX, "How long an offset commit may wait to become durable."},
     {"offsets.retention.minutes", CONFIG_LONG, CFG_OFF(offsets_retention_minutes), "10080", 1,

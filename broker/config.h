@@ -56,6 +56,7 @@ struct broker_config {
     int64_t connections_max_idle_ms;
     int32_t offsets_topic_num_partitions;
     int32_t offsets_topic_replication_factor;
+    int64_t offsets_topic_segment_bytes;
     int32_t offsets_commit_timeout_ms;
     int64_t offsets_retention_minutes;
     int64_t offsets_retention_check_interval_ms;

@@ -23,12 +23,24 @@
 
 enum cp_state { CP_LOADING, CP_ACTIVE };
 
+/* Snapshots: __consumer_offsets is not compacted record by record.
+ * Instead, once a partition has taken many more records than it has live
+ * keys, the coordinator appends the current value of every live key (a
+ * snapshot) and, when that is durable, deletes the whole segments below the
+ * snapshot's first offset: replaying from there gives the same state. */
+#define SNAPSHOT_MIN_RECORDS 10000
+#define SNAPSHOT_BATCH_RECORDS 500
+
 struct coordinator_partition {
     struct group_coordinator *gc;
     struct partition *partition;
     int32_t index;
     enum cp_state state;
-    struct strmap groups; /* group id -> struct group */
+    struct strmap groups;           /* group id -> struct group */
+    uint64_t generation_tag;        /* distinguishes successive loads */
+    int pending_writes;             /* appends not yet durable */
+    int64_t records_since_snapshot;
+    bool snapshotting;
 };
 
 struct group_coordinator {
@@ -37,6 +49,7 @@ struct group_coordinator {
     int32_t nparts;
     struct group_limits limits;
     int64_t next_expiry_ms;
+    uint64_t loads;                /* partitions loaded so far (tags their writes) */
 };
 
 int64_t group_coordinator_now_ms(void)
@@ -264,7 +277,9 @@ struct coordinator_write {
     struct partition_waiter waiter;
     struct group_coordinator *gc;
     int32_t partition;
-    char *group_id;
+    uint64_t cp_tag;               /* which load of the partition it belongs to */
+    char *group_id;                /* NULL for snapshots */
+    int64_t snapshot_start;
     void (*done)(struct coordinator_write *w, struct group *g, int16_t error);
     /* What the completion applies. */
     struct coordinator_offset *offsets;
@@ -291,31 +306,36 @@ static void coordinator_write_acked(struct partition_waiter *waiter, int error)
     struct group *g = NULL;
     struct coordinator_partition *cp =
         w->partition < gc->nparts ? gc->parts[w->partition] : NULL;
-    if (cp != NULL)
+    if (cp != NULL && cp->generation_tag == w->cp_tag)
+        cp->pending_writes--;
+    else
+        cp = NULL; /* the partition was dropped (and maybe reloaded) meanwhile */
+    if (cp != NULL && w->group_id != NULL)
         g = strmap_get(&cp->groups, w->group_id, strlen(w->group_id));
     int16_t kerr = error != 0 ? KAFKA_ERR_NOT_COORDINATOR : 0;
     w->done(w, g, kerr);
     coordinator_write_free(w);
 }
 
-/* Appends records (alternating key, value; a NULL value is a tombstone) to
- * the group's partition and arranges for w->done once durable. */
-static void coordinator_append(struct group_coordinator *gc, struct group *g,
-                               struct coordinator_write *w, struct kafka_writer *records,
-                               int32_t count)
+/* Appends records to the coordinator partition and arranges for w->done
+ * once they are durable. group_id (copied) names the group the write is
+ * about, or is NULL. Returns the base offset, or -1 (w->done has run). */
+static int64_t coordinator_append_to(struct coordinator_partition *cp, const char *group_id,
+                                     struct coordinator_write *w, struct kafka_writer *records,
+                                     int32_t count)
 {
-    struct coordinator_partition *cp = g->cp;
-    w->gc = gc;
+    w->gc = cp->gc;
     w->partition = cp->index;
-    w->group_id = strdup(g->group_id);
+    w->cp_tag = cp->generation_tag;
+    w->group_id = group_id ? strdup(group_id) : NULL;
     struct kafka_writer batch, scratch;
     kafka_writer_init(&batch);
     kafka_writer_init(&scratch);
     int64_t now = clock_wall_ms();
     int16_t error = 0;
     struct record_batch_info info;
-    int64_t base;
-    if (w->group_id == NULL || records->err ||
+    int64_t base = -1;
+    if ((group_id != NULL && w->group_id == NULL) || records->err ||
         record_batch_build(&batch, 0, now, now, count, records->buf, records->len) != 0 ||
         record_batch_validate(batch.buf, batch.len, &scratch, &info) != RB_OK) {
         error = KAFKA_ERR_UNKNOWN_SERVER_ERROR;
@@ -325,13 +345,25 @@ static void coordinator_append(struct group_coordinator *gc, struct group *g,
     kafka_writer_free(&batch);
     kafka_writer_free(&scratch);
     if (error != 0) {
+        struct group *g = group_id ? strmap_get(&cp->groups, group_id, strlen(group_id)) : NULL;
         w->done(w, g, error);
         coordinator_write_free(w);
-        return;
+        return -1;
     }
+    cp->pending_writes++;
+    cp->records_since_snapshot += count;
     w->waiter.offset = base + info.last_offset_delta + 1;
     w->waiter.fn = coordinator_write_acked;
     partition_wait(cp->partition, &w->waiter);
+    return base;
+}
+
+static void coordinator_append(struct group_coordinator *gc, struct group *g,
+                               struct coordinator_write *w, struct kafka_writer *records,
+                               int32_t count)
+{
+    (void)gc;
+    coordinator_append_to(g->cp, g->group_id, w, records, count);
 }
 
 static void record_kv(struct kafka_writer *records, int32_t index, struct kafka_writer *key,
@@ -639,6 +671,7 @@ static int coordinator_load(struct coordinator_partition *cp)
     if (records > 0)
         log_info("groups", "%s-%d: loaded %zu groups from %lld records", GROUP_OFFSETS_TOPIC,
                  cp->index, cp->groups.count, (long long)records);
+    cp->records_since_snapshot = records;
     return RILL_OK;
 }
 
@@ -663,6 +696,7 @@ void group_coordinator_partition_opened(struct group_coordinator *gc, struct par
     cp->partition = p;
     cp->index = p->index;
     cp->state = CP_LOADING;
+    cp->generation_tag = ++gc->loads;
     gc->parts[p->index] = cp;
     if (coordinator_load(cp) != 0)
         log_error("groups", "%s-%d: load failed; its groups start empty", GROUP_OFFSETS_TOPIC,
@@ -676,6 +710,131 @@ void group_coordinator_partition_closing(struct group_coordinator *gc, struct pa
         return;
     coordinator_drop_partition(gc->parts[p->index]);
     gc->parts[p->index] = NULL;
+}
+
+/* ---- snapshots ------------------------------------------------------------------------ */
+
+static void coordinator_snapshot_done(struct coordinator_write *w, struct group *g, int16_t error)
+{
+    (void)g;
+    struct group_coordinator *gc = w->gc;
+    struct coordinator_partition *cp =
+        w->partition < gc->nparts ? gc->parts[w->partition] : NULL;
+    if (cp == NULL || cp->generation_tag != w->cp_tag)
+        return;
+    cp->snapshotting = false;
+    if (error != 0 || w->snapshot_start < 0)
+        return;
+    int deleted = storage_log_drop_segments_below(cp->partition->log, w->snapshot_start);
+    if (deleted > 0)
+        log_info("groups", "%s-%d: snapshot at %lld superseded %d segments", GROUP_OFFSETS_TOPIC,
+                 cp->index, (long long)w->snapshot_start, deleted);
+}
+
+static void coordinator_snapshot_ignore(struct coordinator_write *w, struct group *g,
+                                        int16_t error)
+{
+    (void)w;
+    (void)g;
+    (void)error;
+}
+
+struct snapshot_builder {
+    struct coordinator_partition *cp;
+    struct kafka_writer records, key, value;
+    int32_t count;
+    int64_t first_base;
+    bool failed;
+};
+
+static void snapshot_flush(struct snapshot_builder *sb, bool last)
+{
+    if (sb->failed || sb->count == 0)
+        return;
+    struct coordinator_write *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        sb->failed = true;
+        return;
+    }
+    w->done = last ? coordinator_snapshot_done : coordinator_snapshot_ignore;
+    w->snapshot_start = sb->first_base;
+    if (coordinator_append_to(sb->cp, NULL, w, &sb->records, sb->count) < 0)
+        sb->failed = true;
+    sb->records.len = 0;
+    sb->count = 0;
+}
+
+static void snapshot_add(struct snapshot_builder *sb, bool tombstone)
+{
+    record_kv(&sb->records, sb->count++, &sb->key, tombstone ? NULL : &sb->value);
+    if (sb->count >= SNAPSHOT_BATCH_RECORDS)
+        snapshot_flush(sb, false);
+}
+
+/* Writes the live state of cp as a snapshot (see SNAPSHOT_MIN_RECORDS). */
+static void coordinator_snapshot(struct coordinator_partition *cp)
+{
+    /* The snapshot's first record lands at the current log end. */
+    struct snapshot_builder sb = {.cp = cp,
+                                  .first_base = storage_log_end_offset(cp->partition->log)};
+    kafka_writer_init(&sb.records);
+    kafka_writer_init(&sb.key);
+    kafka_writer_init(&sb.value);
+    cp->snapshotting = true;
+    size_t bucket;
+    for (struct strmap_entry *e = strmap_first(&cp->groups, &bucket); e != NULL && !sb.failed;
+         e = strmap_next(&cp->groups, e, &bucket)) {
+        struct group *g = e->value;
+        group_record_write_group_key(&sb.key, kafka_str_from(g->group_id));
+        coordinator_group_value(g, &sb.value);
+        snapshot_add(&sb, false);
+        size_t ob;
+        for (struct strmap_entry *o = strmap_first(&g->offsets, &ob); o != NULL && !sb.failed;
+             o = strmap_next(&g->offsets, o, &ob)) {
+            const struct group_offset *go = o->value;
+            size_t tlen = strlen(o->key);
+            group_record_write_offset_key(&sb.key, kafka_str_from(g->group_id),
+                                          (struct kafka_str){o->key, (int32_t)tlen},
+                                          atoi(o->key + tlen + 1));
+            struct group_offset_value v = {
+                .offset = go->offset,
+                .leader_epoch = go->leader_epoch,
+                .metadata = kafka_str_from(go->metadata),
+                .commit_timestamp = go->commit_timestamp,
+                .expire_timestamp = go->expire_timestamp,
+            };
+            group_record_write_offset_value(&sb.value, &v);
+            snapshot_add(&sb, false);
+        }
+    }
+    bool had_records = sb.count > 0 || storage_log_end_offset(cp->partition->log) > sb.first_base;
+    snapshot_flush(&sb, true);
+    if (!had_records && !sb.failed) {
+        /* No live keys: everything before the log end is superseded once
+         * what is there is durable. */
+        cp->snapshotting = false;
+        storage_log_drop_segments_below(cp->partition->log, sb.first_base);
+    } else if (sb.failed) {
+        cp->snapshotting = false;
+    }
+    cp->records_since_snapshot = 0;
+    kafka_writer_free(&sb.records);
+    kafka_writer_free(&sb.key);
+    kafka_writer_free(&sb.value);
+}
+
+static void coordinator_maybe_snapshot(struct coordinator_partition *cp)
+{
+    if (cp->snapshotting || cp->pending_writes > 0)
+        return; /* a write in flight may sit below the snapshot: wait */
+    int64_t live = 0;
+    size_t bucket;
+    for (struct strmap_entry *e = strmap_first(&cp->groups, &bucket); e != NULL;
+         e = strmap_next(&cp->groups, e, &bucket))
+        live += 1 + (int64_t)((struct group *)e->value)->offsets.count;
+    int64_t threshold = live * 4 > SNAPSHOT_MIN_RECORDS ? live * 4 : SNAPSHOT_MIN_RECORDS;
+    if (cp->records_since_snapshot > threshold && storage_log_segment_count(cp->partition->log) > 1)
+        coordinator_snapshot(cp);
 }
 
 /* ---- time --------------------------------------------------------------------------- */
@@ -722,6 +881,7 @@ void group_coordinator_tick(struct group_coordinator *gc, int64_t now_ms)
         }
         if (expiry)
             coordinator_expire(gc, cp, wall_ms);
+        coordinator_maybe_snapshot(cp);
     }
 }
 

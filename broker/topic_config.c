@@ -123,7 +123,7 @@ void topic_config_resolve(const struct broker_config *bcfg, const struct metadat
         out->log.flush_policy = FLUSH_ALWAYS;
         out->log.retention_ms = -1;
         out->log.retention_bytes = -1;
-        out->log.segment_bytes = 100 << 20; /* Kafka's offsets.topic.segment.bytes */
+        out->log.segment_bytes = bcfg->offsets_topic_segment_bytes;
     }
     out->timestamp_type = bcfg->timestamp_type;
     const char *ts = topic ? metadata_topic_config(topic, "message.timestamp.type") : NULL;

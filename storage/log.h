@@ -111,6 +111,11 @@ int storage_log_truncate(struct storage_log *log, int64_t offset);
  * retention.bytes. Returns how many segments were deleted, or < 0. */
 int storage_log_apply_retention(struct storage_log *log, int64_t now_ms);
 
+/* Deletes whole closed segments that lie entirely below offset (state
+ * logs that wrote a snapshot at offset need nothing older). Returns how
+ * many were deleted, or < 0. */
+int storage_log_drop_segments_below(struct storage_log *log, int64_t offset);
+
 /* Starts an fsync if the policy calls for one (FLUSH_ALWAYS: whenever
  * dirty; FLUSH_INTERVAL: by count or age). now_ms is a monotonic time. */
 void storage_log_maybe_flush(struct storage_log *log, int64_t now_ms);

@@ -139,14 +139,36 @@ int storage_log_truncate(struct storage_log *log, int64_t offset)
     return rc;
 }
 
+/* Drops the oldest segment (never the active one, never past what is
+ * durable) and moves the log start offset to the next segment. */
+static int retention_drop_oldest(struct storage_log *log, const char *why)
+{
+    struct storage_segment *seg = &log->segs[0];
+    int64_t next_base = log->segs[1].base_offset;
+    log_info("storage", "%s: deleting segment %lld (%s)", log->name, (long long)seg->base_offset,
+             why);
+    if (next_base > log->log_start_offset)
+        log->log_start_offset = next_base;
+    int rc = retention_put_log_start(log);
+    if (rc == 0)
+        rc = storage_index_drop_below(log->store->index, log->log_id, next_base);
+    if (rc != 0)
+        return rc;
+    if (seg->fd >= 0)
+        close(seg->fd);
+    retention_drop_file(log, seg->base_offset);
+    memmove(&log->segs[0], &log->segs[1], (log->nsegs - 1) * sizeof(*log->segs));
+    log->nsegs--;
+    return RILL_OK;
+}
+
 int storage_log_apply_retention(struct storage_log *log, int64_t now_ms)
 {
     int deleted = 0;
     int64_t total = storage_log_size_bytes(log);
     while (log->nsegs > 1) {
         struct storage_segment *seg = &log->segs[0];
-        int64_t next_base = log->segs[1].base_offset;
-        if (next_base > log->durable_offset)
+        if (log->segs[1].base_offset > log->durable_offset)
             break; /* never drop below what is durable */
         bool by_time = log->cfg.retention_ms >= 0 && seg->max_timestamp >= 0 &&
                        now_ms - seg->max_timestamp > log->cfg.retention_ms;
@@ -154,21 +176,23 @@ int storage_log_apply_retention(struct storage_log *log, int64_t now_ms)
                        total - seg->size_bytes >= log->cfg.retention_bytes;
         if (!by_time && !by_size)
             break;
-        log_info("storage", "%s: deleting segment %lld (%s)", log->name,
-                 (long long)seg->base_offset, by_time ? "retention.ms" : "retention.bytes");
-        if (next_base > log->log_start_offset)
-            log->log_start_offset = next_base;
-        int rc = retention_put_log_start(log);
-        if (rc == 0)
-            rc = storage_index_drop_below(log->store->index, log->log_id, next_base);
+        total -= seg->size_bytes;
+        int rc = retention_drop_oldest(log, by_time ? "retention.ms" : "retention.bytes");
         if (rc != 0)
             return rc;
-        if (seg->fd >= 0)
-            close(seg->fd);
-        total -= seg->size_bytes;
-        retention_drop_file(log, seg->base_offset);
-        memmove(&log->segs[0], &log->segs[1], (log->nsegs - 1) * sizeof(*log->segs));
-        log->nsegs--;
+        deleted++;
+    }
+    return deleted;
+}
+
+int storage_log_drop_segments_below(struct storage_log *log, int64_t offset)
+{
+    int deleted = 0;
+    while (log->nsegs > 1 && log->segs[1].base_offset <= offset &&
+           log->segs[1].base_offset <= log->durable_offset) {
+        int rc = retention_drop_oldest(log, "superseded");
+        if (rc != 0)
+            return rc;
         deleted++;
     }
     return deleted;

@@ -1,0 +1,85 @@
+"""__consumer_offsets housekeeping: snapshots let old segments go while the
+committed state stays exact across restarts, and the offsets of a group
+that stays empty expire after offsets.retention.minutes."""
+import glob
+import os
+import time
+import unittest
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from kafka.protocol.offset import OffsetRequest
+
+from kwire import RawClient
+from rill import Broker, wait_until
+
+PARTS = 100
+
+
+def committed(bootstrap, group, topic, parts):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        return [tp.offset for tp in c.committed([TopicPartition(topic, p) for p in range(parts)],
+                                                timeout=20)]
+    finally:
+        c.close()
+
+
+class OffsetsTopic(unittest.TestCase):
+    def test_snapshots_drop_superseded_segments(self):
+        broker = Broker(args=["--offsets.topic.segment.bytes=1048576",
+                              "--offsets.topic.num.partitions=1",
+                              "--num.partitions=%d" % PARTS]).start()
+        try:
+            bs = broker.bootstrap
+            p = Producer({"bootstrap.servers": bs})
+            p.produce("many", value=b"x", partition=0)
+            p.flush(30)
+            c = Consumer({"bootstrap.servers": bs, "group.id": "busy",
+                          "enable.auto.commit": False})
+            rounds = 500  # 50,000 offset records, about 2.5 MB: three segments
+            for r in range(rounds):
+                c.commit(offsets=[TopicPartition("many", q, r * 1000 + q) for q in range(PARTS)],
+                         asynchronous=False)
+            c.close()
+            seg_dir = os.path.join(broker.data_dir, "__consumer_offsets-0")
+
+            def log_start():
+                with RawClient(broker.port) as rc:
+                    resp = rc.request(OffsetRequest[1](
+                        replica_id=-1, topics=[("__consumer_offsets", [(0, -2)])]))
+                return resp.topics[0][1][0][3]
+            wait_until(lambda: log_start() > 0, 30, what="superseded segments deleted")
+            self.assertLessEqual(len(glob.glob(os.path.join(seg_dir, "*.log"))), 2)
+            want = [(rounds - 1) * 1000 + q for q in range(PARTS)]
+            self.assertEqual(committed(bs, "busy", "many", PARTS), want)
+            for hard in (False, True):
+                broker.restart(hard=hard)
+                self.assertEqual(committed(bs, "busy", "many", PARTS), want)
+        finally:
+            broker.cleanup()
+
+    def test_offsets_of_an_empty_group_expire(self):
+        broker = Broker(args=["--offsets.retention.minutes=1",
+                              "--offsets.retention.check.interval.ms=500"]).start()
+        try:
+            bs = broker.bootstrap
+            p = Producer({"bootstrap.servers": bs})
+            p.produce("kept", value=b"x")
+            p.flush(30)
+            c = Consumer({"bootstrap.servers": bs, "group.id": "fleeting",
+                          "enable.auto.commit": False})
+            c.commit(offsets=[TopicPartition("kept", 0, 1)], asynchronous=False)
+            c.close()
+            self.assertEqual(committed(bs, "fleeting", "kept", 1), [1])
+            start = time.monotonic()
+            wait_until(lambda: committed(bs, "fleeting", "kept", 1) == [-1001], 120,
+                       interval=2, what="the offsets to expire")
+            self.assertGreater(time.monotonic() - start, 40)  # not before a minute is up
+            broker.restart()
+            self.assertEqual(committed(bs, "fleeting", "kept", 1), [-1001])
+        finally:
+            broker.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
