@@ -48,7 +48,7 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 
 .SECONDARY:
 
-.PHONY: all run test unit compat-debian compat bench bootstrap check-source clean
+.PHONY: all run test unit compat-debian bench bootstrap check-source docs clean
 
 all: $(BIN)
 
@@ -99,10 +99,6 @@ run: bootstrap
 	$(BIN) --log.dirs=$(DATA) --listeners=PLAINTEXT://localhost:9092 \
 	       --group.initial.rebalance.delay.ms=0
 
-# Clients from other registries (PyPI, npm, Maven Central, Go proxy).
-compat: $(BIN)
-	RILL_BIN=$(abspath $(BIN)) tests/compat/registry/run
-
 LOADGEN := $(BUILD)/bin/rill-loadgen
 
 $(LOADGEN): scripts/bench/loadgen.c
@@ -112,6 +108,11 @@ $(LOADGEN): scripts/bench/loadgen.c
 bench: bootstrap
 	$(MAKE) all $(LOADGEN)
 	RILL_LOADGEN=$(LOADGEN) RILL_BIN=$(abspath $(BIN)) scripts/bench/run
+
+# The configuration reference, generated from the configuration table.
+docs: $(BIN)
+	@mkdir -p docs
+	$(BIN) --config-docs > docs/configuration.md
 
 clean:
 	rm -rf build bin

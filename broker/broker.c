@@ -412,6 +412,7 @@ void broker_free(struct broker *b)
     b->nlisteners = 0;
     while (b->conns != NULL)
         conn_close(b->conns, "broker shutting down");
+    metadata_log_abort_pending(b->mlog);
     if (b->topics.buckets != NULL)
         topics_close_all(b);
     group_coordinator_free(b->groups);

@@ -171,16 +171,25 @@ int metadata_log_open(struct broker *b, struct metadata_log **out)
     return RILL_OK;
 }
 
-void metadata_log_close(struct metadata_log *ml)
+void metadata_log_abort_pending(struct metadata_log *ml)
 {
     if (ml == NULL)
         return;
     while (ml->pending_head != NULL) {
         struct metadata_proposal *p = ml->pending_head;
         ml->pending_head = p->next;
+        if (ml->pending_head == NULL)
+            ml->pending_tail = NULL;
         p->fn(p->ctx, RILL_ERR_CLOSED);
         free(p);
     }
+}
+
+void metadata_log_close(struct metadata_log *ml)
+{
+    if (ml == NULL)
+        return;
+    metadata_log_abort_pending(ml);
     storage_log_close(ml->log);
     metadata_image_free(&ml->image);
     free(ml);

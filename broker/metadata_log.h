@@ -27,6 +27,11 @@ typedef void (*metadata_applied_fn)(void *ctx, int rc);
 int metadata_log_open(struct broker *b, struct metadata_log **out);
 void metadata_log_close(struct metadata_log *ml);
 
+/* Tells every proposer still waiting that its records will not be applied
+ * (RILL_ERR_CLOSED): the first step of shutting down, while the rest of the
+ * broker can still take the callbacks. */
+void metadata_log_abort_pending(struct metadata_log *ml);
+
 const struct metadata_image *metadata_log_image(const struct metadata_log *ml);
 
 /* Proposes records (applied atomically, in order). fn runs later, from the

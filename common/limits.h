@@ -52,16 +52,13 @@
  * fetch; large enough for many small batches, small enough to stay cheap. */
 #define LIMIT_SCAN_CHUNK_BYTES (64u << 10)
 
-/* Pending Fetch long-polls per broker; each holds a connection slot. */
-#define LIMIT_FETCH_WAITERS 100000
-
 /* Length of one line in a properties file. */
 #define LIMIT_CONFIG_LINE_BYTES 65536
 
-/* Segments per partition kept open at once is not limited: only the active
- * segment holds a write descriptor, and reads open on demand. */
-
-/* Entries the flush thread takes from its queue in one group commit. */
-#define LIMIT_FLUSH_BATCH 4096
+/* Not limited, on purpose: open segment files (Kafka keeps every segment
+ * open as well; the broker raises RLIMIT_NOFILE to its hard limit) and the
+ * flush queue (at most one fsync job per partition is ever queued). Pending
+ * Fetch long-polls are bounded by LIMIT_CONNECTIONS x
+ * LIMIT_INFLIGHT_PER_CONNECTION. */
 
 #endif
