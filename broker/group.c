@@ -142,19 +142,6 @@ static void sync_answer(struct request *req, struct group *g, int16_t error,
     request_done(req);
 }
 
-static void simple_answer(struct request *req, int16_t error)
-{
-    /* Heartbeat's response: throttle time and an error code. */
-    struct kafka_heartbeat_response *resp = request_response(req);
-    if (resp == NULL) {
-        request_drop(req, true);
-        return;
-    }
-    resp->ErrorCode = error;
-    req->response = resp;
-    request_done(req);
-}
-
 /* ---- membership ---------------------------------------------------------------- */
 
 struct group_member *group_find_member(struct group *g, const char *member_id, size_t len)
@@ -809,26 +796,26 @@ void group_heartbeat(struct group *g, struct request *req, int64_t now_ms)
 {
     const struct kafka_heartbeat_request *body = req->body;
     if (g->state == GROUP_DEAD) {
-        simple_answer(req, KAFKA_ERR_COORDINATOR_NOT_AVAILABLE);
+        request_fail(req, KAFKA_ERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
     struct group_member *m =
         body->MemberId.len > 0 ? group_find_member(g, body->MemberId.ptr, (size_t)body->MemberId.len)
                                : NULL;
     if (g->state == GROUP_EMPTY || m == NULL) {
-        simple_answer(req, KAFKA_ERR_UNKNOWN_MEMBER_ID);
+        request_fail(req, KAFKA_ERR_UNKNOWN_MEMBER_ID);
         return;
     }
     if (body->GroupInstanceId.len >= 0 && !group_str_is(m->instance_id, body->GroupInstanceId)) {
-        simple_answer(req, KAFKA_ERR_FENCED_INSTANCE_ID);
+        request_fail(req, KAFKA_ERR_FENCED_INSTANCE_ID);
         return;
     }
     if (body->GenerationId != g->generation) {
-        simple_answer(req, KAFKA_ERR_ILLEGAL_GENERATION);
+        request_fail(req, KAFKA_ERR_ILLEGAL_GENERATION);
         return;
     }
     m->session_deadline_ms = now_ms + m->session_timeout_ms;
-    simple_answer(req, g->state == GROUP_PREPARING_REBALANCE ? KAFKA_ERR_REBALANCE_IN_PROGRESS
+    request_fail(req, g->state == GROUP_PREPARING_REBALANCE ? KAFKA_ERR_REBALANCE_IN_PROGRESS
                                                              : 0);
 }
 

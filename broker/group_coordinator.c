@@ -189,6 +189,16 @@ int16_t group_coordinator_group(struct group_coordinator *gc, const char *group,
     return 0;
 }
 
+int16_t group_coordinator_member_group(struct group_coordinator *gc, struct kafka_str group_id,
+                                       struct group **out)
+{
+    *out = NULL;
+    if (group_id.len <= 0)
+        return KAFKA_ERR_INVALID_GROUP_ID;
+    int16_t error = group_coordinator_group(gc, group_id.ptr, (size_t)group_id.len, false, out);
+    return error == KAFKA_ERR_GROUP_ID_NOT_FOUND ? KAFKA_ERR_UNKNOWN_MEMBER_ID : error;
+}
+
 void group_coordinator_each(struct group_coordinator *gc, void (*fn)(void *ctx, struct group *g),
                             void *ctx)
 {

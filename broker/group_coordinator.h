@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/kafka_schema.h"
+
 struct broker;
 struct partition;
 struct group;
@@ -57,6 +59,12 @@ int32_t group_coordinator_partition_of(struct group_coordinator *gc, const char 
  * or GROUP_ID_NOT_FOUND when absent and create is false. */
 int16_t group_coordinator_group(struct group_coordinator *gc, const char *group, size_t len,
                                 bool create, struct group **out);
+
+/* The group a member request (SyncGroup, Heartbeat, LeaveGroup) names:
+ * INVALID_GROUP_ID for an empty id, UNKNOWN_MEMBER_ID for a group that does
+ * not exist, or a coordinator error. */
+int16_t group_coordinator_member_group(struct group_coordinator *gc, struct kafka_str group_id,
+                                       struct group **out);
 
 /* Calls fn for every group this broker coordinates. */
 void group_coordinator_each(struct group_coordinator *gc, void (*fn)(void *ctx, struct group *g),

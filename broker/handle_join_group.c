@@ -17,17 +17,7 @@ void handle_join_group(struct request *req)
         error = group_coordinator_group(req->broker->groups, body->GroupId.ptr,
                                         (size_t)body->GroupId.len, true, &g);
     if (error != 0) {
-        struct kafka_join_group_response *resp = request_response(req);
-        if (resp == NULL) {
-            request_drop(req, true);
-            return;
-        }
-        resp->ErrorCode = error;
-        resp->GenerationId = -1;
-        resp->MemberId = body->MemberId.len < 0 ? (struct kafka_str){"", 0} : body->MemberId;
-        resp->ProtocolName = (struct kafka_str){"", 0};
-        req->response = resp;
-        request_done(req);
+        request_fail(req, error); /* generation -1 and empty ids are the defaults */
         return;
     }
     group_join(g, req, group_coordinator_limits(req->broker->groups), group_coordinator_now_ms(),

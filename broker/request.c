@@ -1,6 +1,7 @@
 #include "broker/request.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "broker/api_table.h"
@@ -14,6 +15,23 @@ void *request_response(struct request *req)
     if (resp != NULL)
         kafka_set_defaults(desc, resp);
     return resp;
+}
+
+void request_fail(struct request *req, int16_t error)
+{
+    void *resp = request_response(req);
+    if (resp == NULL) {
+        request_drop(req, true);
+        return;
+    }
+    const struct kafka_struct_desc *desc = req->msg->response;
+    for (uint16_t i = 0; i < desc->nfields; i++) {
+        const struct kafka_field_desc *f = &desc->fields[i];
+        if (f->type == KT_INT16 && strcmp(f->name, "ErrorCode") == 0)
+            memcpy((char *)resp + f->offset, &error, sizeof(error));
+    }
+    req->response = resp;
+    request_done(req);
 }
 
 struct records_file *request_records_file(struct request *req, int fd, int64_t position)

@@ -54,6 +54,10 @@ struct request {
  * schema defaults; NULL when out of memory. */
 void *request_response(struct request *req);
 
+/* Answers with the response's defaults and its top-level ErrorCode set to
+ * error (every API whose answer is just an error code fits this). */
+void request_fail(struct request *req, int16_t error);
+
 /* Encodes req->response and hands the answer to the connection (or frees
  * the request if the connection is gone). */
 void request_done(struct request *req);
