@@ -34,6 +34,7 @@ class OffsetsTopic(unittest.TestCase):
             p = Producer({"bootstrap.servers": bs})
             p.produce("many", value=b"x", partition=0)
             p.flush(30)
+            del p
             c = Consumer({"bootstrap.servers": bs, "group.id": "busy",
                           "enable.auto.commit": False})
             rounds = 500  # 50,000 offset records, about 2.5 MB: three segments
@@ -66,6 +67,7 @@ class OffsetsTopic(unittest.TestCase):
             p = Producer({"bootstrap.servers": bs})
             p.produce("kept", value=b"x")
             p.flush(30)
+            del p
             c = Consumer({"bootstrap.servers": bs, "group.id": "fleeting",
                           "enable.auto.commit": False})
             c.commit(offsets=[TopicPartition("kept", 0, 1)], asynchronous=False)
