@@ -310,9 +310,22 @@ static bool topics_collides(struct broker *b, struct kafka_str name)
     return false;
 }
 
-static void topics_validate_spec(struct broker *b, struct topic_spec *s)
+static void topics_validate_spec(struct broker *b, struct topic_spec *s, bool join_pending)
 {
     const char *why;
+    if (kafka_str_eq(s->name, GROUP_OFFSETS_TOPIC) && !s->internal) {
+        if (!join_pending) {
+            topics_set_error(s, KAFKA_ERR_INVALID_REQUEST,
+                             "Creation of internal topic %s is prohibited.", GROUP_OFFSETS_TOPIC);
+            return;
+        }
+        /* A client's Metadata request names it first: create it as the
+         * coordinator would. */
+        s->internal = true;
+        s->num_partitions = b->cfg.offsets_topic_num_partitions;
+        s->replication_factor = 1;
+        s->nconfigs = 0;
+    }
     if (topics_validate_name(s->name.ptr, s->name.len < 0 ? 0 : (size_t)s->name.len, &why) != 0) {
         topics_set_error(s, KAFKA_ERR_INVALID_TOPIC_EXCEPTION, "%s", why);
         return;
@@ -517,7 +530,7 @@ bool topics_create(struct broker *b, struct topic_spec *specs, size_t n, bool va
             waits = true;
             continue;
         }
-        topics_validate_spec(b, s);
+        topics_validate_spec(b, s, join_pending);
         if (s->error != 0 || validate_only)
             continue;
         /* Duplicates inside one request: only the first is created. */

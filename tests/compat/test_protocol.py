@@ -132,6 +132,19 @@ class Protocol(unittest.TestCase):
             bad = c.request(MetadataRequest[1](topics=["bad/name"]))
             self.assertEqual(bad.topics[0][0], 17)
 
+    def test_internal_topic_cannot_be_created_by_hand(self):
+        from kafka.protocol.admin import CreateTopicsRequest
+        with self.client() as c:
+            resp = c.request(CreateTopicsRequest[2](
+                create_topic_requests=[("__consumer_offsets", 1, 1, [], [])], timeout=1000,
+                validate_only=False))
+            self.assertEqual(resp.topic_errors[0][1], 42)
+            # Named in Metadata it is created as the internal topic it is.
+            md = c.request(MetadataRequest[1](topics=["__consumer_offsets"]))
+            t = md.topics[0]
+            self.assertEqual((t[0], t[2]), (0, True))
+            self.assertEqual(len(t[3]), 50)
+
     def test_controller_brokers_cluster_id_and_throttle(self):
         with self.client() as c:
             md = c.request(MetadataRequest[5](topics=None, allow_auto_topic_creation=False))
