@@ -48,7 +48,7 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 
 .SECONDARY:
 
-.PHONY: all run test unit compat-debian bench bootstrap check-source docs clean
+.PHONY: all run test unit compat-debian compat bench bootstrap check-source docs clean
 
 all: $(BIN)
 
@@ -104,6 +104,12 @@ LOADGEN := $(BUILD)/bin/rill-loadgen
 $(LOADGEN): scripts/bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $< -lrdkafka
+
+# Clients from other registries (npm, Go module proxy, Maven Central, PyPI);
+# a client that cannot be installed is reported as SKIPPED, loudly.
+compat: bootstrap
+	$(MAKE) all
+	RILL_BIN=$(abspath $(BIN)) /usr/bin/python3 tests/compat/registry/run.py
 
 bench: bootstrap
 	$(MAKE) all $(LOADGEN)

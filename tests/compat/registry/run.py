@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""make compat: Kafka clients from other registries against a real broker.
+
+  KafkaJS 2.2.4 (npm), franz-go (Go module proxy), the Apache Kafka Java
+  client 4.x (Maven Central), the newest kafka-python and confluent-kafka
+  (PyPI).
+
+Each client is installed into build/compat/<client> (a copy of its folder
+here), then runs the same scenario against a fresh broker: create a topic,
+produce keyed records with headers using the client's default producer,
+consume them in a group, commit, and read the commits back. A client that
+cannot be installed (registry unreachable, toolchain missing) is reported
+as SKIPPED with the reason, loudly; one that installs but fails fails the
+run.
+
+Usage: RILL_BIN=... tests/compat/registry/run.py [client ...]
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from rill import Broker  # noqa: E402
+
+BUILD = os.path.join(ROOT, "build", "compat")
+PYTHON = sys.executable if os.path.basename(sys.executable).startswith("python3") else "python3"
+
+
+def sh(cmd, cwd, timeout=900):
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed:\n%s%s" % (" ".join(cmd), r.stdout[-2000:], r.stderr[-3000:]))
+    return r.stdout
+
+
+def install_kafkajs(d):
+    sh(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], d)
+    return ["node", "test.js"]
+
+
+def install_franz_go(d):
+    sh(["go", "mod", "tidy"], d)
+    sh(["go", "build", "-o", "franz-compat", "."], d)
+    return ["./franz-compat"]
+
+
+def install_java(d):
+    sh(["mvn", "-q", "-B", "dependency:build-classpath", "-Dmdep.outputFile=cp.txt"], d)
+    with open(os.path.join(d, "cp.txt")) as f:
+        cp = f.read().strip()
+    os.makedirs(os.path.join(d, "classes"), exist_ok=True)
+    sh(["javac", "-d", "classes", "-cp", cp, "src/main/java/RillCompat.java"], d)
+    return ["java", "-cp", "classes:" + cp, "RillCompat"]
+
+
+def install_pypi(d):
+    venv = os.path.join(d, "venv")
+    sh([PYTHON, "-m", "venv", venv], d)
+    sh([os.path.join(venv, "bin", "pip"), "install", "-q", "-r", "requirements.txt"], d)
+    return [os.path.join(venv, "bin", "python"), "test.py"]
+
+
+CLIENTS = {
+    "kafkajs": install_kafkajs,
+    "franz-go": install_franz_go,
+    "java": install_java,
+    "pypi": install_pypi,
+}
+
+
+def main():
+    wanted = sys.argv[1:] or list(CLIENTS)
+    results = {}
+    for name in wanted:
+        src = os.path.join(HERE, name)
+        d = os.path.join(BUILD, name)
+        if os.path.isdir(d):
+            for entry in os.listdir(src):  # refresh the sources, keep installed deps
+                s = os.path.join(src, entry)
+                if os.path.isdir(s):
+                    shutil.copytree(s, os.path.join(d, entry), dirs_exist_ok=True)
+                else:
+                    shutil.copy2(s, d)
+        else:
+            shutil.copytree(src, d)
+        try:
+            cmd = CLIENTS[name](d)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+            results[name] = "SKIPPED"
+            print("*** SKIPPED %s: it could not be installed here ***\n%s" % (name, e))
+            continue
+        broker = Broker(args=["--group.initial.rebalance.delay.ms=0"]).start()
+        try:
+            r = subprocess.run(cmd + [broker.bootstrap, "compat-" + name, "group-" + name],
+                               cwd=d, capture_output=True, text=True, timeout=300)
+            ok = r.returncode == 0 and "PASS" in r.stdout
+            results[name] = "PASS" if ok else "FAIL"
+            print("%s %s\n%s%s" % (results[name], name, r.stdout, "" if ok else r.stderr[-4000:]))
+            if not ok:
+                print("broker log (tail):\n" + broker.log()[-3000:])
+        except subprocess.TimeoutExpired:
+            results[name] = "FAIL"
+            print("FAIL %s: timed out" % name)
+        finally:
+            broker.cleanup()
+    print("\ncompat summary: " + ", ".join("%s %s" % (k, v) for k, v in results.items()))
+    sys.exit(1 if "FAIL" in results.values() else 0)
+
+
+if __name__ == "__main__":
+    main()
