@@ -27,6 +27,7 @@ static const struct api_entry api_entries[] = {
     {KAFKA_API_API_VERSIONS, "ApiVersions", 0, 4, 0, handle_api_versions},
     {KAFKA_API_CREATE_TOPICS, "CreateTopics", 2, 4, 2, handle_create_topics},
     {KAFKA_API_DELETE_TOPICS, "DeleteTopics", 1, 3, 1, handle_delete_topics},
+    {KAFKA_API_INIT_PRODUCER_ID, "InitProducerId", 0, 1, 0, handle_init_producer_id},
     {KAFKA_API_DESCRIBE_CONFIGS, "DescribeConfigs", 1, 3, 1, handle_describe_configs},
     {KAFKA_API_DELETE_GROUPS, "DeleteGroups", 0, 1, 0, handle_delete_groups},
 };

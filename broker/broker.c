@@ -16,6 +16,7 @@
 #include "broker/group_coordinator.h"
 #include "broker/metadata_log.h"
 #include "broker/partition.h"
+#include "broker/producer_ids.h"
 #include "broker/topics.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -173,6 +174,7 @@ static void broker_each_partition(struct broker *b, void (*fn)(struct partition 
 static void broker_retention_one(struct partition *p, void *ctx)
 {
     int64_t now = *(int64_t *)ctx;
+    producer_state_expire(&p->producers, now - p->broker->cfg.producer_id_expiration_ms);
     if (storage_log_apply_retention(p->log, now) > 0 && p->high_watermark <
                                                            storage_log_start_offset(p->log))
         p->high_watermark = storage_log_start_offset(p->log);
@@ -367,6 +369,8 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     }
 
     rc = group_coordinator_create(b, &b->groups);
+    if (rc == 0)
+        rc = producer_ids_create(&b->pids);
     if (rc != 0)
         return rc;
     rc = metadata_log_open(b, &b->mlog);
@@ -413,6 +417,8 @@ void broker_free(struct broker *b)
     while (b->conns != NULL)
         conn_close(b->conns, "broker shutting down");
     metadata_log_abort_pending(b->mlog);
+    producer_ids_free(b->pids);
+    b->pids = NULL;
     if (b->topics.buckets != NULL)
         topics_close_all(b);
     group_coordinator_free(b->groups);

@@ -25,6 +25,7 @@ struct conn;
 struct partition;
 struct metadata_log;
 struct group_coordinator;
+struct producer_ids;
 
 /* A listener host may resolve to several addresses ("localhost": 127.0.0.1
  * and ::1); each is bound. */
@@ -48,6 +49,7 @@ struct broker {
     size_t nconns;
 
     struct group_coordinator *groups;
+    struct producer_ids *pids;
 
     struct event *ev_flush_pass;    /* low priority: runs after this iteration's IO */
     struct event *ev_storage[2];    /* storage worker notifications */

@@ -97,6 +97,9 @@ const struct config_key broker_config_keys[] = {
      1, INT32_MAX, "Largest session timeout a member may ask for."},
     {"group.max.size", CONFIG_INT, CFG_OFF(group_max_size), "2147483647", 1, INT32_MAX,
      "Most members one consumer group may have."},
+    {"producer.id.expiration.ms", CONFIG_LONG, CFG_OFF(producer_id_expiration_ms), "86400000", 1,
+     INT64_MAX, "An idempotent producer idle this long is forgotten (its next batch is "
+     "accepted as new)."},
     {"log.level", CONFIG_STRING, CFG_OFF(log_level), "info", 0, 0,
      "Rill: debug, info, warn or error."},
 };

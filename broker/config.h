@@ -64,6 +64,7 @@ struct broker_config {
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;
     int32_t group_max_size;
+    int64_t producer_id_expiration_ms;
     char *log_level;
 
     /* Derived by config_finish(), not keys themselves. */

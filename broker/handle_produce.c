@@ -206,12 +206,42 @@ static struct partition *produce_one(struct request *req, struct kafka_str topic
     } else if (!(attributes & RB_ATTR_LOG_APPEND_TIME)) {
         record_batch_fix_max_timestamp(batch, (size_t)rec->len, info.max_timestamp);
     }
+    struct record_batch_header h;
+    record_batch_header_read(batch, &h);
+    if (h.producer_id >= 0) {
+        if (h.attributes & RB_ATTR_TRANSACTIONAL) {
+            produce_set_error(req, out, KAFKA_ERR_INVALID_RECORD,
+                              "Transactions are not supported");
+            return NULL;
+        }
+        int64_t dup_base = -1;
+        int16_t error = 0;
+        switch (producer_state_check(&p->producers, h.producer_id, h.producer_epoch,
+                                     h.base_sequence, info.last_offset_delta, &dup_base, &error)) {
+        case PRODUCER_DUPLICATE:
+            /* A retry of a batch already appended: its first answer again. */
+            out->BaseOffset = dup_base;
+            out->LogAppendTimeMs = -1;
+            *end_offset = dup_base + info.last_offset_delta + 1;
+            return p;
+        case PRODUCER_REFUSED:
+            produce_set_error(req, out, error, NULL);
+            return NULL;
+        case PRODUCER_APPEND:
+            break;
+        }
+    }
     int64_t base;
     int rc = partition_append(p, batch, (size_t)rec->len, &info, &base);
     if (rc != 0) {
         produce_set_error(req, out, KAFKA_ERR_KAFKA_STORAGE_ERROR, rill_strerror(rc));
         return NULL;
     }
+    if (h.producer_id >= 0 &&
+        producer_state_record(&p->producers, h.producer_id, h.producer_epoch, h.base_sequence,
+                              info.last_offset_delta, base, clock_wall_ms()) != 0)
+        log_warn("produce", "%s-%d: producer %lld not tracked (out of memory)", p->topic->name,
+                 p->index, (long long)h.producer_id);
     out->BaseOffset = base;
     *end_offset = base + info.last_offset_delta + 1;
     return p;

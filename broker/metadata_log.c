@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/producer_ids.h"
 #include "broker/topics.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -59,7 +60,10 @@ static void metadata_apply_record(struct metadata_log *ml, const uint8_t *value,
                  rill_strerror(rc));
     } else {
         ml->image.applied_offset = offset;
-        topics_on_record(ml->broker, rec, removed);
+        if (rec->record_case == RILL__METADATA__METADATA_RECORD__RECORD_PRODUCER_IDS)
+            producer_ids_on_record(ml->broker, rec->producer_ids);
+        else
+            topics_on_record(ml->broker, rec, removed);
     }
     free(removed);
     rill__metadata__metadata_record__free_unpacked(rec, NULL);

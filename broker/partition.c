@@ -57,6 +57,22 @@ static void partition_on_durable(struct storage_log *log, int64_t durable_offset
         partition_advance_hw(p, durable_offset);
 }
 
+/* Idempotent producers' state is rebuilt from the batch headers of the
+ * last segments: enough to recognise retries of anything recent. */
+#define PARTITION_PRODUCER_SCAN_SEGMENTS 2
+
+static int partition_restore_producer(void *ctx, const struct storage_batch_info *bi)
+{
+    struct partition *p = ctx;
+    if (bi->producer_id < 0 || (bi->attributes & RB_ATTR_CONTROL))
+        return 0;
+    return producer_state_record(&p->producers, bi->producer_id, bi->producer_epoch,
+                                 bi->base_sequence, bi->last_offset_delta, bi->base_offset,
+                                 bi->max_timestamp) == 0
+               ? 0
+               : RILL_ERR_NOMEM;
+}
+
 int partition_open(struct broker *b, struct broker_topic *topic, int32_t index,
                    int32_t leader_epoch, struct partition **out)
 {
@@ -77,6 +93,16 @@ int partition_open(struct broker *b, struct broker_topic *topic, int32_t index,
     }
     /* Recovery made everything on disk durable. */
     p->high_watermark = storage_log_end_offset(p->log);
+    rc = producer_table_init(&p->producers);
+    if (rc == 0)
+        rc = storage_log_scan_tail(p->log, PARTITION_PRODUCER_SCAN_SEGMENTS,
+                                   partition_restore_producer, p);
+    if (rc != 0) {
+        producer_table_free(&p->producers);
+        storage_log_close(p->log);
+        free(p);
+        return rc;
+    }
     *out = p;
     return RILL_OK;
 }
@@ -105,6 +131,7 @@ void partition_close(struct partition *p, bool destroy, int error)
         storage_log_destroy(p->log);
     else
         storage_log_close(p->log);
+    producer_table_free(&p->producers);
     free(p);
 }
 

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "broker/producer_state.h"
 #include "broker/topic_config.h"
 
 struct broker;
@@ -55,6 +56,7 @@ struct partition {
     struct partition_waiter *waiters_head, *waiters_tail;
     struct partition_watch *watches;
     uint64_t notify_round;
+    struct producer_table producers; /* idempotent producers' recent batches */
     struct partition *next_dirty;
     bool in_dirty_list;
 };

@@ -306,6 +306,12 @@ int metadata_image_apply(struct metadata_image *image,
         return image_apply_remove(image, rec->remove_topic);
     case RILL__METADATA__METADATA_RECORD__RECORD_CONFIG:
         return image_apply_config(image, rec->config);
+    case RILL__METADATA__METADATA_RECORD__RECORD_PRODUCER_IDS:
+        /* Reservations only move forward: an id is never handed out twice. */
+        if (rec->producer_ids->next_producer_id <= image->next_producer_id)
+            return RILL_ERR_INVALID;
+        image->next_producer_id = rec->producer_ids->next_producer_id;
+        return RILL_OK;
     default:
         return RILL_ERR_INVALID;
     }

@@ -59,6 +59,7 @@ struct metadata_image {
     size_t nbuckets;
     size_t ntopics;
     int64_t applied_offset; /* metadata log offset of the last applied record, -1 none */
+    int64_t next_producer_id; /* the first producer id no block has reserved yet */
 };
 
 /* Kafka's ConfigResource types. */

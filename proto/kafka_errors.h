@@ -46,7 +46,12 @@
     X(INVALID_REQUEST, 42)                                \
     X(UNSUPPORTED_FOR_MESSAGE_FORMAT, 43)                 \
     X(POLICY_VIOLATION, 44)                               \
+    X(OUT_OF_ORDER_SEQUENCE_NUMBER, 45)                   \
+    X(DUPLICATE_SEQUENCE_NUMBER, 46)                      \
+    X(INVALID_PRODUCER_EPOCH, 47)                         \
+    X(INVALID_TXN_STATE, 48)                              \
     X(KAFKA_STORAGE_ERROR, 56)                            \
+    X(UNKNOWN_PRODUCER_ID, 59)                            \
     X(FETCH_SESSION_ID_NOT_FOUND, 70)                     \
     X(INVALID_FETCH_SESSION_EPOCH, 71)                    \
     X(TOPIC_DELETION_DISABLED, 73)                        \

@@ -530,6 +530,49 @@ int storage_log_read_copy(struct storage_log *log, int64_t offset, int64_t max_o
     return RILL_OK;
 }
 
+/* ---- tail scan ---------------------------------------------------------- */
+
+struct tail_scan {
+    int (*fn)(void *ctx, const struct storage_batch_info *b);
+    void *ctx;
+};
+
+static int tail_scan_batch(void *ctx, const struct segment_batch *b)
+{
+    struct tail_scan *ts = ctx;
+    struct storage_batch_info info = {
+        .base_offset = b->base_offset,
+        .last_offset_delta = (int32_t)(b->last_offset - b->base_offset),
+        .max_timestamp = b->max_timestamp,
+        .attributes = b->attributes,
+        .producer_id = b->producer_id,
+        .producer_epoch = b->producer_epoch,
+        .base_sequence = b->base_sequence,
+    };
+    return ts->fn(ts->ctx, &info);
+}
+
+int storage_log_scan_tail(struct storage_log *log, size_t segments,
+                          int (*fn)(void *ctx, const struct storage_batch_info *b), void *ctx)
+{
+    struct tail_scan ts = {fn, ctx};
+    size_t first = log->nsegs > segments ? log->nsegs - segments : 0;
+    for (size_t i = first; i < log->nsegs; i++) {
+        struct storage_segment *seg = &log->segs[i];
+        if (seg->size_bytes == 0)
+            continue;
+        int rc = log_segment_fd(log, seg);
+        if (rc != 0)
+            return rc;
+        rc = segment_scan(seg->fd, 0, seg->size_bytes, tail_scan_batch, &ts, NULL);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            break;
+    }
+    return RILL_OK;
+}
+
 /* ---- lookup by time ---------------------------------------------------- */
 
 struct time_scan {

@@ -103,6 +103,23 @@ int storage_log_read_copy(struct storage_log *log, int64_t offset, int64_t max_o
 int storage_log_offset_for_time(struct storage_log *log, int64_t timestamp, int64_t *offset,
                                 int64_t *record_timestamp);
 
+/* A batch header, as the tail scan reports it. */
+struct storage_batch_info {
+    int64_t base_offset;
+    int32_t last_offset_delta;
+    int64_t max_timestamp;
+    int16_t attributes;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+};
+
+/* Calls fn for every batch of the last `segments` segments, in order (for
+ * rebuilding state kept beside the log, such as idempotent producers).
+ * fn returning non-zero stops the scan. Returns 0 or a RILL_ERR_*. */
+int storage_log_scan_tail(struct storage_log *log, size_t segments,
+                          int (*fn)(void *ctx, const struct storage_batch_info *b), void *ctx);
+
 /* Removes every batch at or above offset (a batch that contains offset is
  * removed whole). Returns 0 or a RILL_ERR_*. */
 int storage_log_truncate(struct storage_log *log, int64_t offset);

@@ -86,6 +86,9 @@ struct segment_batch {
     int64_t size;
     int64_t max_timestamp;
     int16_t attributes;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
 };
 
 /* Calls fn for each whole batch header in fd from position up to end, reading

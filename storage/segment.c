@@ -91,6 +91,9 @@ int segment_scan(int fd, int64_t position, int64_t end,
             .size = size,
             .max_timestamp = hdr.max_timestamp,
             .attributes = hdr.attributes,
+            .producer_id = hdr.producer_id,
+            .producer_epoch = hdr.producer_epoch,
+            .base_sequence = hdr.base_sequence,
         };
         rc = fn(ctx, &b);
         if (rc != 0)

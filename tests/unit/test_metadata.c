@@ -116,12 +116,34 @@ START_TEST(config_overrides)
 }
 END_TEST
 
+START_TEST(producer_id_blocks_only_move_forward)
+{
+    struct metadata_image img;
+    ck_assert_int_eq(metadata_image_init(&img), 0);
+    ck_assert_int_eq(img.next_producer_id, 0);
+    Rill__Metadata__ProducerIdsRecord p = RILL__METADATA__PRODUCER_IDS_RECORD__INIT;
+    p.broker_id = 1;
+    p.next_producer_id = 1000;
+    Rill__Metadata__MetadataRecord r = RILL__METADATA__METADATA_RECORD__INIT;
+    r.record_case = RILL__METADATA__METADATA_RECORD__RECORD_PRODUCER_IDS;
+    r.producer_ids = &p;
+    ck_assert_int_eq(metadata_image_apply(&img, &r), 0);
+    ck_assert_int_eq(img.next_producer_id, 1000);
+    ck_assert_int_eq(metadata_image_apply(&img, &r), RILL_ERR_INVALID);
+    p.next_producer_id = 500;
+    ck_assert_int_eq(metadata_image_apply(&img, &r), RILL_ERR_INVALID);
+    ck_assert_int_eq(img.next_producer_id, 1000);
+    metadata_image_free(&img);
+}
+END_TEST
+
 Suite *suite_metadata(void)
 {
     Suite *s = suite_create("metadata");
     TCase *tc = tcase_create("image");
     tcase_add_test(tc, topics_partitions_and_removal);
     tcase_add_test(tc, config_overrides);
+    tcase_add_test(tc, producer_id_blocks_only_move_forward);
     suite_add_tcase(s, tc);
     return s;
 }
