@@ -152,6 +152,19 @@ struct group_member *group_find_member(struct group *g, const char *member_id, s
     return NULL;
 }
 
+/* The member a request names (NULL when the id is empty or unknown). */
+static struct group_member *group_member_named(struct group *g, struct kafka_str id)
+{
+    return id.len > 0 ? group_find_member(g, id.ptr, (size_t)id.len) : NULL;
+}
+
+/* A request that names an instance id other than the member's is from a
+ * fenced (replaced) static member. */
+static bool member_fenced(const struct group_member *m, struct kafka_str instance_id)
+{
+    return instance_id.len >= 0 && !group_str_is(m->instance_id, instance_id);
+}
+
 static struct group_member *group_find_instance(struct group *g, struct kafka_str instance)
 {
     if (instance.len < 0)
@@ -608,7 +621,7 @@ void group_join(struct group *g, struct request *req, const struct group_limits 
             join_answer(req, g, NULL, KAFKA_ERR_UNKNOWN_MEMBER_ID, false);
             return;
         }
-        if (body->GroupInstanceId.len >= 0 && !group_str_is(m->instance_id, body->GroupInstanceId)) {
+        if (member_fenced(m, body->GroupInstanceId)) {
             join_answer(req, g, m->member_id, KAFKA_ERR_FENCED_INSTANCE_ID, false);
             return;
         }
@@ -691,9 +704,7 @@ void group_join(struct group *g, struct request *req, const struct group_limits 
 void group_sync(struct group *g, struct request *req, int64_t now_ms)
 {
     const struct kafka_sync_group_request *body = req->body;
-    struct group_member *m =
-        body->MemberId.len > 0 ? group_find_member(g, body->MemberId.ptr, (size_t)body->MemberId.len)
-                               : NULL;
+    struct group_member *m = group_member_named(g, body->MemberId);
     if (g->state == GROUP_DEAD) {
         sync_answer(req, g, KAFKA_ERR_COORDINATOR_NOT_AVAILABLE, NULL, 0);
         return;
@@ -702,7 +713,7 @@ void group_sync(struct group *g, struct request *req, int64_t now_ms)
         sync_answer(req, g, KAFKA_ERR_UNKNOWN_MEMBER_ID, NULL, 0);
         return;
     }
-    if (body->GroupInstanceId.len >= 0 && !group_str_is(m->instance_id, body->GroupInstanceId)) {
+    if (member_fenced(m, body->GroupInstanceId)) {
         sync_answer(req, g, KAFKA_ERR_FENCED_INSTANCE_ID, NULL, 0);
         return;
     }
@@ -799,14 +810,12 @@ void group_heartbeat(struct group *g, struct request *req, int64_t now_ms)
         request_fail(req, KAFKA_ERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
-    struct group_member *m =
-        body->MemberId.len > 0 ? group_find_member(g, body->MemberId.ptr, (size_t)body->MemberId.len)
-                               : NULL;
+    struct group_member *m = group_member_named(g, body->MemberId);
     if (g->state == GROUP_EMPTY || m == NULL) {
         request_fail(req, KAFKA_ERR_UNKNOWN_MEMBER_ID);
         return;
     }
-    if (body->GroupInstanceId.len >= 0 && !group_str_is(m->instance_id, body->GroupInstanceId)) {
+    if (member_fenced(m, body->GroupInstanceId)) {
         request_fail(req, KAFKA_ERR_FENCED_INSTANCE_ID);
         return;
     }
@@ -887,11 +896,10 @@ int16_t group_validate_commit(struct group *g, int32_t generation, struct kafka_
      * nobody is a member of. */
     if (generation < 0 && g->state == GROUP_EMPTY)
         return 0;
-    struct group_member *m =
-        member_id.len > 0 ? group_find_member(g, member_id.ptr, (size_t)member_id.len) : NULL;
+    struct group_member *m = group_member_named(g, member_id);
     if (m == NULL)
         return KAFKA_ERR_UNKNOWN_MEMBER_ID;
-    if (instance_id.len >= 0 && !group_str_is(m->instance_id, instance_id))
+    if (member_fenced(m, instance_id))
         return KAFKA_ERR_FENCED_INSTANCE_ID;
     if (generation != g->generation)
         return KAFKA_ERR_ILLEGAL_GENERATION;
@@ -1018,8 +1026,9 @@ int group_restore(struct group *g, const struct group_metadata_value *v, int64_t
         g->nmembers++;
     }
     g->state = g->nmembers > 0 ? GROUP_STABLE : GROUP_EMPTY;
-    if (g->nmembers > 0 &&
-        (g->leader_id == NULL || group_find_member(g, g->leader_id, strlen(g->leader_id)) == NULL)) {
+    bool leader_gone =
+        g->leader_id == NULL || group_find_member(g, g->leader_id, strlen(g->leader_id)) == NULL;
+    if (g->nmembers > 0 && leader_gone) {
         free(g->leader_id);
         g->leader_id = strdup(g->members->member_id);
     }

@@ -26,6 +26,7 @@ enum {
 
 typedef struct kafka_describe_configs_response_describe_configs_resource_result config_entry;
 typedef struct kafka_describe_configs_response_describe_configs_synonym config_synonym;
+typedef struct kafka_describe_configs_request_describe_configs_resource config_resource;
 
 static int8_t describe_type(enum config_type type)
 {
@@ -60,7 +61,7 @@ static struct kafka_str describe_str(struct request *req, const char *s)
 }
 
 static int describe_topic(struct request *req,
-                          const struct kafka_describe_configs_request_describe_configs_resource *in,
+                          const config_resource *in,
                           struct kafka_describe_configs_response_describe_configs_result *out)
 {
     struct broker *b = req->broker;
@@ -128,7 +129,7 @@ static int describe_topic(struct request *req,
 }
 
 static int describe_broker(struct request *req,
-                           const struct kafka_describe_configs_request_describe_configs_resource *in,
+                           const config_resource *in,
                            struct kafka_describe_configs_response_describe_configs_result *out)
 {
     struct broker *b = req->broker;
@@ -190,8 +191,7 @@ void handle_describe_configs(struct request *req)
         return;
     }
     for (int32_t i = 0; i < n; i++) {
-        const struct kafka_describe_configs_request_describe_configs_resource *in =
-            &body->Resources.items[i];
+        const config_resource *in = &body->Resources.items[i];
         struct kafka_describe_configs_response_describe_configs_result *out = &results[i];
         out->ResourceType = in->ResourceType;
         out->ResourceName = in->ResourceName;

@@ -12,9 +12,11 @@
 
 enum { LIST_OFFSETS_LATEST = -1, LIST_OFFSETS_EARLIEST = -2 };
 
+typedef struct kafka_list_offsets_response_list_offsets_partition_response partition_answer;
+
 static void list_offsets_one(struct broker *b, struct kafka_str topic,
                              const struct kafka_list_offsets_request_list_offsets_partition *in,
-                             struct kafka_list_offsets_response_list_offsets_partition_response *out)
+                             partition_answer *out)
 {
     out->PartitionIndex = in->PartitionIndex;
     out->Timestamp = -1;
@@ -64,9 +66,8 @@ void handle_list_offsets(struct request *req)
     for (int32_t t = 0; t < nt; t++) {
         const struct kafka_list_offsets_request_list_offsets_topic *tin = &body->Topics.items[t];
         int32_t np = tin->Partitions.count < 0 ? 0 : tin->Partitions.count;
-        struct kafka_list_offsets_response_list_offsets_partition_response *parts =
-            kafka_alloc_items(&req->arena,
-                              &kafka_list_offsets_response_list_offsets_partition_response_desc, np);
+        partition_answer *parts = kafka_alloc_items(
+            &req->arena, &kafka_list_offsets_response_list_offsets_partition_response_desc, np);
         if (np > 0 && parts == NULL)
             goto oom;
         topics[t].Name = tin->Name;

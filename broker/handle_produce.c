@@ -377,7 +377,7 @@ void handle_produce(struct request *req)
             s->replication_factor = -1;
         }
         if (st->nspecs > 0 &&
-            topics_create(b, st->specs, st->nspecs, false, true, produce_created, req->handler_state))
+            topics_create(b, st->specs, st->nspecs, false, true, produce_created, st))
             return;
     }
     produce_all(st);
