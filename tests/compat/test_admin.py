@@ -1,0 +1,106 @@
+"""Admin APIs through real admin clients: CreateTopics (configs, errors,
+validate_only), DeleteTopics (files go, the name can be used again) and
+DescribeConfigs (values, sources, synonyms), for topics and the broker."""
+import os
+import unittest
+
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
+
+from rill import Broker, wait_until
+
+
+class Admin(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker(args=["--log.retention.hours=48"]).start()
+        cls.admin = AdminClient({"bootstrap.servers": cls.broker.bootstrap})
+
+    @classmethod
+    def tearDownClass(cls):
+        del cls.admin
+        cls.broker.cleanup()
+
+    def create(self, *topics, validate_only=False):
+        fs = self.admin.create_topics(list(topics), validate_only=validate_only,
+                                      operation_timeout=10)
+        out = {}
+        for name, f in fs.items():
+            try:
+                f.result(20)
+                out[name] = None
+            except Exception as e:
+                out[name] = e.args[0].code()
+        return out
+
+    def test_create_topics_and_their_errors(self):
+        from confluent_kafka import KafkaError
+        res = self.create(NewTopic("made", 4, 1, config={"retention.ms": "3600000"}),
+                          NewTopic("zero-parts", 0, 1),
+                          NewTopic("rf-three", 1, 3),
+                          NewTopic("bad/name", 1, 1),
+                          NewTopic("bad-config", 1, 1, config={"retention.ms": "soon"}),
+                          NewTopic("unknown-config", 1, 1, config={"no.such.key": "1"}))
+        self.assertIsNone(res["made"])
+        self.assertEqual(res["zero-parts"], KafkaError.INVALID_PARTITIONS)
+        self.assertEqual(res["rf-three"], KafkaError.INVALID_REPLICATION_FACTOR)
+        self.assertEqual(res["bad/name"], KafkaError.TOPIC_EXCEPTION)
+        self.assertEqual(res["bad-config"], KafkaError.INVALID_CONFIG)
+        self.assertEqual(res["unknown-config"], KafkaError.INVALID_CONFIG)
+        self.assertEqual(self.create(NewTopic("made", 1, 1))["made"],
+                         KafkaError.TOPIC_ALREADY_EXISTS)
+        md = self.admin.list_topics(timeout=10)
+        self.assertEqual(len(md.topics["made"].partitions), 4)
+        # validate_only checks without creating.
+        self.assertIsNone(self.create(NewTopic("only-checked", 2, 1), validate_only=True)
+                          ["only-checked"])
+        self.assertNotIn("only-checked", self.admin.list_topics(timeout=10).topics)
+
+    def test_describe_topic_and_broker_configs(self):
+        self.assertIsNone(self.create(NewTopic("described", 1, 1,
+                                               config={"retention.ms": "1234"}))["described"])
+        res = ConfigResource(ConfigResource.Type.TOPIC, "described")
+        configs = self.admin.describe_configs([res])[res].result(20)
+        self.assertEqual(configs["retention.ms"].value, "1234")
+        self.assertEqual(configs["retention.ms"].source,
+                         ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+        # Inherited from the broker, which set log.retention.hours on its command line.
+        self.assertEqual(configs["segment.bytes"].value, "1073741824")
+        self.assertEqual(configs["cleanup.policy"].value, "delete")
+        broker = ConfigResource(ConfigResource.Type.BROKER, "1")
+        bconf = self.admin.describe_configs([broker])[broker].result(20)
+        self.assertEqual(bconf["log.retention.hours"].value, "48")
+        self.assertEqual(bconf["log.retention.hours"].source,
+                         ConfigSource.STATIC_BROKER_CONFIG.value)
+        self.assertEqual(bconf["num.partitions"].source,
+                         ConfigSource.DEFAULT_CONFIG.value)
+        missing = ConfigResource(ConfigResource.Type.TOPIC, "no-such-topic")
+        with self.assertRaises(Exception):
+            self.admin.describe_configs([missing])[missing].result(20)
+
+    def test_delete_topics(self):
+        from kafka import KafkaAdminClient, KafkaProducer
+        self.assertIsNone(self.create(NewTopic("doomed", 2, 1))["doomed"])
+        p = KafkaProducer(bootstrap_servers=self.broker.bootstrap)
+        p.send("doomed", b"x", partition=1).get(10)
+        p.close()
+        dirs = [os.path.join(self.broker.data_dir, "doomed-%d" % i) for i in range(2)]
+        self.assertTrue(all(os.path.isdir(d) for d in dirs))
+        ka = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap)
+        try:
+            ka.delete_topics(["doomed"], timeout_ms=10000)
+            with self.assertRaises(Exception):
+                ka.delete_topics(["never-was"], timeout_ms=10000)
+        finally:
+            ka.close()
+        self.assertNotIn("doomed", self.admin.list_topics(timeout=10).topics)
+        wait_until(lambda: not any(os.path.exists(d) for d in dirs), 10,
+                   what="the partition directories to go")
+        # The name can be used again, from offset 0.
+        self.assertIsNone(self.create(NewTopic("doomed", 1, 1))["doomed"])
+        p = KafkaProducer(bootstrap_servers=self.broker.bootstrap)
+        self.assertEqual(p.send("doomed", b"again").get(10).offset, 0)
+        p.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
