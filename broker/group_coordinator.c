@@ -327,13 +327,55 @@ static void coordinator_write_acked(struct partition_waiter *waiter, int error)
     coordinator_write_free(w);
 }
 
+/* Records being gathered for one append: the key and value of the next
+ * record are built in key and value, then added (a NULL value makes a
+ * tombstone). */
+struct record_set {
+    struct kafka_writer records, key, value;
+    int32_t count;
+};
+
+static void record_set_init(struct record_set *rs)
+{
+    kafka_writer_init(&rs->records);
+    kafka_writer_init(&rs->key);
+    kafka_writer_init(&rs->value);
+    rs->count = 0;
+}
+
+static void record_set_add(struct record_set *rs, bool tombstone)
+{
+    if (rs->key.err || rs->value.err)
+        rs->records.err = 1;
+    record_write(&rs->records, 0, rs->count++,
+                 (struct kafka_bytes){rs->key.buf, (int32_t)rs->key.len},
+                 tombstone ? (struct kafka_bytes){NULL, -1}
+                           : (struct kafka_bytes){rs->value.buf, (int32_t)rs->value.len});
+    rs->key.len = 0;
+    rs->value.len = 0;
+}
+
+static void record_set_clear(struct record_set *rs)
+{
+    rs->records.len = 0;
+    rs->count = 0;
+}
+
+static void record_set_free(struct record_set *rs)
+{
+    kafka_writer_free(&rs->records);
+    kafka_writer_free(&rs->key);
+    kafka_writer_free(&rs->value);
+}
+
 /* Appends records to the coordinator partition and arranges for w->done
  * once they are durable. group_id (copied) names the group the write is
  * about, or is NULL. Returns the base offset, or -1 (w->done has run). */
 static int64_t coordinator_append_to(struct coordinator_partition *cp, const char *group_id,
-                                     struct coordinator_write *w, struct kafka_writer *records,
-                                     int32_t count)
+                                     struct coordinator_write *w, struct record_set *rs)
 {
+    struct kafka_writer *records = &rs->records;
+    int32_t count = rs->count;
     w->gc = cp->gc;
     w->partition = cp->index;
     w->cp_tag = cp->generation_tag;
@@ -368,24 +410,12 @@ static int64_t coordinator_append_to(struct coordinator_partition *cp, const cha
     return base;
 }
 
-static void coordinator_append(struct group_coordinator *gc, struct group *g,
-                               struct coordinator_write *w, struct kafka_writer *records,
-                               int32_t count)
+static void coordinator_append(struct group *g, struct coordinator_write *w,
+                               struct record_set *rs)
 {
-    (void)gc;
-    coordinator_append_to(g->cp, g->group_id, w, records, count);
+    coordinator_append_to(g->cp, g->group_id, w, rs);
 }
 
-static void record_kv(struct kafka_writer *records, int32_t index, struct kafka_writer *key,
-                      struct kafka_writer *value)
-{
-    record_write(records, 0, index, (struct kafka_bytes){key->buf, (int32_t)key->len},
-                 value ? (struct kafka_bytes){value->buf, (int32_t)value->len}
-                       : (struct kafka_bytes){NULL, -1});
-    key->len = 0;
-    if (value)
-        value->len = 0;
-}
 
 /* Group metadata as a record value. */
 static void coordinator_group_value(struct group *g, struct kafka_writer *value)
@@ -434,7 +464,6 @@ static void coordinator_group_stored(struct coordinator_write *w, struct group *
 
 void coordinator_store_group(struct group *g, bool assignment)
 {
-    struct group_coordinator *gc = g->cp->gc;
     struct coordinator_write *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         if (assignment)
@@ -444,19 +473,13 @@ void coordinator_store_group(struct group *g, bool assignment)
     }
     w->done = coordinator_group_stored;
     w->assignment = assignment;
-    struct kafka_writer records, key, value;
-    kafka_writer_init(&records);
-    kafka_writer_init(&key);
-    kafka_writer_init(&value);
-    group_record_write_group_key(&key, kafka_str_from(g->group_id));
-    coordinator_group_value(g, &value);
-    if (key.err || value.err)
-        records.err = 1;
-    record_kv(&records, 0, &key, &value);
-    coordinator_append(gc, g, w, &records, 1);
-    kafka_writer_free(&records);
-    kafka_writer_free(&key);
-    kafka_writer_free(&value);
+    struct record_set rs;
+    record_set_init(&rs);
+    group_record_write_group_key(&rs.key, kafka_str_from(g->group_id));
+    coordinator_group_value(g, &rs.value);
+    record_set_add(&rs, false);
+    coordinator_append(g, w, &rs);
+    record_set_free(&rs);
 }
 
 static void coordinator_offsets_stored(struct coordinator_write *w, struct group *g,
@@ -480,8 +503,7 @@ static void coordinator_offsets_stored(struct coordinator_write *w, struct group
     w->user_done(w->user_ctx, error);
 }
 
-void group_coordinator_commit(struct group_coordinator *gc, struct group *g,
-                              const struct coordinator_offset *offsets, size_t n,
+void group_coordinator_commit(struct group *g, const struct coordinator_offset *offsets, size_t n,
                               void (*done)(void *ctx, int16_t error), void *ctx)
 {
     struct coordinator_write *w = calloc(1, sizeof(*w));
@@ -514,13 +536,11 @@ void group_coordinator_commit(struct group_coordinator *gc, struct group *g,
     w->user_done = done;
     w->user_ctx = ctx;
     w->done = coordinator_offsets_stored;
-    struct kafka_writer records, key, value;
-    kafka_writer_init(&records);
-    kafka_writer_init(&key);
-    kafka_writer_init(&value);
+    struct record_set rs;
+    record_set_init(&rs);
     for (size_t i = 0; i < n; i++) {
         const struct coordinator_offset *o = &w->offsets[i];
-        group_record_write_offset_key(&key, kafka_str_from(g->group_id),
+        group_record_write_offset_key(&rs.key, kafka_str_from(g->group_id),
                                       (struct kafka_str){o->topic, (int32_t)o->topic_len},
                                       o->partition);
         struct group_offset_value v = {
@@ -530,37 +550,31 @@ void group_coordinator_commit(struct group_coordinator *gc, struct group *g,
             .commit_timestamp = w->commit_timestamp,
             .expire_timestamp = o->expire_timestamp,
         };
-        group_record_write_offset_value(&value, &v);
-        record_kv(&records, (int32_t)i, &key, &value);
+        group_record_write_offset_value(&rs.value, &v);
+        record_set_add(&rs, false);
     }
-    coordinator_append(gc, g, w, &records, (int32_t)n);
-    kafka_writer_free(&records);
-    kafka_writer_free(&key);
-    kafka_writer_free(&value);
+    coordinator_append(g, w, &rs);
+    record_set_free(&rs);
 }
 
 /* Writes tombstones for the group's metadata and all its offsets. */
-static void coordinator_tombstones(struct group_coordinator *gc, struct group *g,
-                                   struct coordinator_write *w)
+static void coordinator_tombstones(struct group *g, struct coordinator_write *w)
 {
-    struct kafka_writer records, key;
-    kafka_writer_init(&records);
-    kafka_writer_init(&key);
-    int32_t count = 0;
+    struct record_set rs;
+    record_set_init(&rs);
     size_t bucket;
     for (struct strmap_entry *e = strmap_first(&g->offsets, &bucket); e != NULL;
          e = strmap_next(&g->offsets, e, &bucket)) {
         size_t tlen = strlen(e->key);
-        int32_t partition = atoi(e->key + tlen + 1);
-        group_record_write_offset_key(&key, kafka_str_from(g->group_id),
-                                      (struct kafka_str){e->key, (int32_t)tlen}, partition);
-        record_kv(&records, count++, &key, NULL);
+        group_record_write_offset_key(&rs.key, kafka_str_from(g->group_id),
+                                      (struct kafka_str){e->key, (int32_t)tlen},
+                                      atoi(e->key + tlen + 1));
+        record_set_add(&rs, true);
     }
-    group_record_write_group_key(&key, kafka_str_from(g->group_id));
-    record_kv(&records, count++, &key, NULL);
-    coordinator_append(gc, g, w, &records, count);
-    kafka_writer_free(&records);
-    kafka_writer_free(&key);
+    group_record_write_group_key(&rs.key, kafka_str_from(g->group_id));
+    record_set_add(&rs, true);
+    coordinator_append(g, w, &rs);
+    record_set_free(&rs);
 }
 
 static void coordinator_deleted(struct coordinator_write *w, struct group *g, int16_t error)
@@ -573,8 +587,7 @@ static void coordinator_deleted(struct coordinator_write *w, struct group *g, in
         w->user_done(w->user_ctx, error);
 }
 
-void group_coordinator_delete(struct group_coordinator *gc, struct group *g,
-                              void (*done)(void *ctx, int16_t error), void *ctx)
+void group_coordinator_delete(struct group *g, void (*done)(void *ctx, int16_t error), void *ctx)
 {
     struct coordinator_write *w = calloc(1, sizeof(*w));
     if (w == NULL) {
@@ -585,7 +598,7 @@ void group_coordinator_delete(struct group_coordinator *gc, struct group *g,
     w->done = coordinator_deleted;
     w->user_done = done;
     w->user_ctx = ctx;
-    coordinator_tombstones(gc, g, w);
+    coordinator_tombstones(g, w);
 }
 
 /* ---- loading a partition --------------------------------------------------------- */
@@ -751,15 +764,14 @@ static void coordinator_snapshot_ignore(struct coordinator_write *w, struct grou
 
 struct snapshot_builder {
     struct coordinator_partition *cp;
-    struct kafka_writer records, key, value;
-    int32_t count;
+    struct record_set rs;
     int64_t first_base;
     bool failed;
 };
 
 static void snapshot_flush(struct snapshot_builder *sb, bool last)
 {
-    if (sb->failed || sb->count == 0)
+    if (sb->failed || sb->rs.count == 0)
         return;
     struct coordinator_write *w = calloc(1, sizeof(*w));
     if (w == NULL) {
@@ -768,16 +780,15 @@ static void snapshot_flush(struct snapshot_builder *sb, bool last)
     }
     w->done = last ? coordinator_snapshot_done : coordinator_snapshot_ignore;
     w->snapshot_start = sb->first_base;
-    if (coordinator_append_to(sb->cp, NULL, w, &sb->records, sb->count) < 0)
+    if (coordinator_append_to(sb->cp, NULL, w, &sb->rs) < 0)
         sb->failed = true;
-    sb->records.len = 0;
-    sb->count = 0;
+    record_set_clear(&sb->rs);
 }
 
-static void snapshot_add(struct snapshot_builder *sb, bool tombstone)
+static void snapshot_add(struct snapshot_builder *sb)
 {
-    record_kv(&sb->records, sb->count++, &sb->key, tombstone ? NULL : &sb->value);
-    if (sb->count >= SNAPSHOT_BATCH_RECORDS)
+    record_set_add(&sb->rs, false);
+    if (sb->rs.count >= SNAPSHOT_BATCH_RECORDS)
         snapshot_flush(sb, false);
 }
 
@@ -787,23 +798,21 @@ static void coordinator_snapshot(struct coordinator_partition *cp)
     /* The snapshot's first record lands at the current log end. */
     struct snapshot_builder sb = {.cp = cp,
                                   .first_base = storage_log_end_offset(cp->partition->log)};
-    kafka_writer_init(&sb.records);
-    kafka_writer_init(&sb.key);
-    kafka_writer_init(&sb.value);
+    record_set_init(&sb.rs);
     cp->snapshotting = true;
     size_t bucket;
     for (struct strmap_entry *e = strmap_first(&cp->groups, &bucket); e != NULL && !sb.failed;
          e = strmap_next(&cp->groups, e, &bucket)) {
         struct group *g = e->value;
-        group_record_write_group_key(&sb.key, kafka_str_from(g->group_id));
-        coordinator_group_value(g, &sb.value);
-        snapshot_add(&sb, false);
+        group_record_write_group_key(&sb.rs.key, kafka_str_from(g->group_id));
+        coordinator_group_value(g, &sb.rs.value);
+        snapshot_add(&sb);
         size_t ob;
         for (struct strmap_entry *o = strmap_first(&g->offsets, &ob); o != NULL && !sb.failed;
              o = strmap_next(&g->offsets, o, &ob)) {
             const struct group_offset *go = o->value;
             size_t tlen = strlen(o->key);
-            group_record_write_offset_key(&sb.key, kafka_str_from(g->group_id),
+            group_record_write_offset_key(&sb.rs.key, kafka_str_from(g->group_id),
                                           (struct kafka_str){o->key, (int32_t)tlen},
                                           atoi(o->key + tlen + 1));
             struct group_offset_value v = {
@@ -813,11 +822,12 @@ static void coordinator_snapshot(struct coordinator_partition *cp)
                 .commit_timestamp = go->commit_timestamp,
                 .expire_timestamp = go->expire_timestamp,
             };
-            group_record_write_offset_value(&sb.value, &v);
-            snapshot_add(&sb, false);
+            group_record_write_offset_value(&sb.rs.value, &v);
+            snapshot_add(&sb);
         }
     }
-    bool had_records = sb.count > 0 || storage_log_end_offset(cp->partition->log) > sb.first_base;
+    bool had_records =
+        sb.rs.count > 0 || storage_log_end_offset(cp->partition->log) > sb.first_base;
     snapshot_flush(&sb, true);
     if (!had_records && !sb.failed) {
         /* No live keys: everything before the log end is superseded once
@@ -828,9 +838,7 @@ static void coordinator_snapshot(struct coordinator_partition *cp)
         cp->snapshotting = false;
     }
     cp->records_since_snapshot = 0;
-    kafka_writer_free(&sb.records);
-    kafka_writer_free(&sb.key);
-    kafka_writer_free(&sb.value);
+    record_set_free(&sb.rs);
 }
 
 static void coordinator_maybe_snapshot(struct coordinator_partition *cp)
@@ -864,7 +872,7 @@ static void coordinator_expire(struct group_coordinator *gc, struct coordinator_
             wall_ms - g->state_since_ms > retention_ms) {
             log_info("groups", "%s: expired after %lld minutes empty", g->group_id,
                      (long long)gc->broker->cfg.offsets_retention_minutes);
-            group_coordinator_delete(gc, g, NULL, NULL);
+            group_coordinator_delete(g, NULL, NULL);
         }
         e = next;
     }

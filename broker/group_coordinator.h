@@ -85,14 +85,12 @@ struct coordinator_offset {
 /* Appends the offsets as one batch; once durable, applies them to the group
  * and calls done(ctx, 0), or done(ctx, error) when they could not be
  * written. */
-void group_coordinator_commit(struct group_coordinator *gc, struct group *g,
-                              const struct coordinator_offset *offsets, size_t n,
+void group_coordinator_commit(struct group *g, const struct coordinator_offset *offsets, size_t n,
                               void (*done)(void *ctx, int16_t error), void *ctx);
 
 /* Deletes an empty group: tombstones for its metadata and every offset,
  * then done(ctx, error). */
-void group_coordinator_delete(struct group_coordinator *gc, struct group *g,
-                              void (*done)(void *ctx, int16_t error), void *ctx);
+void group_coordinator_delete(struct group *g, void (*done)(void *ctx, int16_t error), void *ctx);
 
 /* The committed offset of (topic, partition) in g, or NULL. */
 struct group_offset;

@@ -57,7 +57,7 @@ void handle_delete_groups(struct request *req)
             continue;
         ones[i] = (struct delete_groups_one){st, &out[i]};
         st->pending++;
-        group_coordinator_delete(req->broker->groups, g, delete_groups_done, &ones[i]);
+        group_coordinator_delete(g, delete_groups_done, &ones[i]);
     }
     if (--st->pending == 0)
         request_done(req);

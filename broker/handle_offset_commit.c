@@ -115,5 +115,5 @@ void handle_offset_commit(struct request *req)
         request_done(req);
         return;
     }
-    group_coordinator_commit(b->groups, g, offsets, n, offset_commit_done, req);
+    group_coordinator_commit(g, offsets, n, offset_commit_done, req);
 }
