@@ -362,6 +362,50 @@ class GroupProtocol(unittest.TestCase):
                 self.assertEqual(join_v(d, 2, "g-proto",
                                         protocols=[("roundrobin", b"x")])[0], 23)
 
+    def test_leave_group_v3_is_batched(self):
+        with self.client() as c:
+            err, gen, m, _, _ = join_v(c, 2, "g-leave")
+            self.assertEqual(err, 0)
+
+            def s(x):
+                return struct.pack(">h", len(x)) + x.encode()
+            # v3: members [member_id, group_instance_id]; one known, one not.
+            body = s("g-leave") + struct.pack(">i", 2) + s(m) + struct.pack(">h", -1) + \
+                s("ghost") + struct.pack(">h", -1)
+            c.send(13, 3, body)
+            _, p = c.recv()
+            throttle, top, n = struct.unpack_from(">ihi", p, 0)
+            self.assertEqual((top, n), (0, 2))
+            pos = 10
+            errors = []
+            for _ in range(n):
+                ln = struct.unpack_from(">h", p, pos)[0]
+                pos += 2 + ln
+                ln = struct.unpack_from(">h", p, pos)[0]
+                pos += 2 + max(ln, 0)
+                errors.append(struct.unpack_from(">h", p, pos)[0])
+                pos += 2
+            self.assertEqual(errors, [0, 25])
+
+    def test_offset_fetch_v2_puts_the_group_error_after_topics(self):
+        with self.client() as c:
+            # An empty group id: INVALID_GROUP_ID at the top level, after the topics.
+            body = struct.pack(">h", 0) + struct.pack(">i", 1) + struct.pack(">h", 1) + b"t" + \
+                struct.pack(">ii", 1, 0)
+            c.send(9, 2, body)
+            _, p = c.recv()
+            self.assertEqual(struct.unpack(">h", p[-2:])[0], 24)
+            # Null topics (v2+): every committed offset of the group.
+            self.assertEqual(commit(c, "g-all", -1, "", "t", 0, 7), 0)
+            body = struct.pack(">h", 5) + b"g-all" + struct.pack(">i", -1)
+            c.send(9, 2, body)
+            _, p = c.recv()
+            ntopics = struct.unpack_from(">i", p, 0)[0]
+            self.assertEqual(ntopics, 1)
+            self.assertEqual(p[4:9], b"\x00\x01t\x00\x00")
+            self.assertEqual(struct.unpack_from(">iiq", p, 9 - 2)[1:], (0, 7))
+            self.assertEqual(struct.unpack(">h", p[-2:])[0], 0)
+
     def test_bad_commits_change_nothing(self):
         with self.client() as c:
             err, gen, m, _, _ = join_v(c, 2, "g-commit")
