@@ -482,19 +482,26 @@ void coordinator_store_group(struct group *g, bool assignment)
     record_set_free(&rs);
 }
 
+/* The stored form of a commit made at commit_timestamp. */
+static struct group_offset_value coordinator_offset_value(const struct coordinator_offset *o,
+                                                          int64_t commit_timestamp)
+{
+    return (struct group_offset_value){
+        .offset = o->offset,
+        .leader_epoch = o->leader_epoch,
+        .metadata = (struct kafka_str){o->metadata, (int32_t)o->metadata_len},
+        .commit_timestamp = commit_timestamp,
+        .expire_timestamp = o->expire_timestamp,
+    };
+}
+
 static void coordinator_offsets_stored(struct coordinator_write *w, struct group *g,
                                        int16_t error)
 {
     if (error == 0 && g != NULL) {
         for (size_t i = 0; i < w->noffsets; i++) {
             const struct coordinator_offset *o = &w->offsets[i];
-            struct group_offset_value v = {
-                .offset = o->offset,
-                .leader_epoch = o->leader_epoch,
-                .metadata = (struct kafka_str){o->metadata, (int32_t)o->metadata_len},
-                .commit_timestamp = w->commit_timestamp,
-                .expire_timestamp = o->expire_timestamp,
-            };
+            struct group_offset_value v = coordinator_offset_value(o, w->commit_timestamp);
             coordinator_set_offset(g, o->topic, o->topic_len, o->partition, &v);
         }
     } else if (error == 0) {
@@ -543,13 +550,7 @@ void group_coordinator_commit(struct group *g, const struct coordinator_offset *
         group_record_write_offset_key(&rs.key, kafka_str_from(g->group_id),
                                       (struct kafka_str){o->topic, (int32_t)o->topic_len},
                                       o->partition);
-        struct group_offset_value v = {
-            .offset = o->offset,
-            .leader_epoch = o->leader_epoch,
-            .metadata = (struct kafka_str){o->metadata, (int32_t)o->metadata_len},
-            .commit_timestamp = w->commit_timestamp,
-            .expire_timestamp = o->expire_timestamp,
-        };
+        struct group_offset_value v = coordinator_offset_value(o, w->commit_timestamp);
         group_record_write_offset_value(&rs.value, &v);
         record_set_add(&rs, false);
     }
