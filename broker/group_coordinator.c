@@ -16,6 +16,7 @@
 #include "common/rill_error.h"
 #include "proto/kafka_errors.h"
 #include "proto/record_batch.h"
+#include "proto/record_iter.h"
 #include "storage/log.h"
 
 /* Kafka's offset.metadata.max.bytes. */
@@ -380,22 +381,20 @@ static int64_t coordinator_append_to(struct coordinator_partition *cp, const cha
     w->partition = cp->index;
     w->cp_tag = cp->generation_tag;
     w->group_id = group_id ? strdup(group_id) : NULL;
-    struct kafka_writer batch, scratch;
+    struct kafka_writer batch;
     kafka_writer_init(&batch);
-    kafka_writer_init(&scratch);
     int64_t now = clock_wall_ms();
     int16_t error = 0;
     struct record_batch_info info;
     int64_t base = -1;
     if ((group_id != NULL && w->group_id == NULL) || records->err ||
         record_batch_build(&batch, 0, now, now, count, records->buf, records->len) != 0 ||
-        record_batch_validate(batch.buf, batch.len, &scratch, &info) != RB_OK) {
+        record_batch_validate(batch.buf, batch.len, &info) != RB_OK) {
         error = KAFKA_ERR_UNKNOWN_SERVER_ERROR;
     } else if (partition_append(cp->partition, batch.buf, batch.len, &info, &base) != 0) {
         error = KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
     }
     kafka_writer_free(&batch);
-    kafka_writer_free(&scratch);
     if (error != 0) {
         struct group *g = group_id ? strmap_get(&cp->groups, group_id, strlen(group_id)) : NULL;
         w->done(w, g, error);
@@ -622,7 +621,10 @@ static void coordinator_load_record(struct coordinator_partition *cp,
                                     const struct record_view *rec, int64_t now_ms)
 {
     struct group_record_key key;
-    if (rec->key.len <= 0 ||
+    /* The coordinator writes its records uncompressed, so keys and values
+     * are views into the batch (record_iter.h). */
+    if (rec->key.len <= 0 || rec->key.ptr == NULL ||
+        (rec->value.len >= 0 && rec->value.ptr == NULL) ||
         group_record_read_key(rec->key.ptr, (size_t)rec->key.len, &key) != 0 ||
         key.group.len < 0)
         return;
@@ -676,17 +678,17 @@ static int coordinator_load(struct coordinator_partition *cp)
                 break;
             struct record_batch_header h;
             record_batch_header_read(buf + pos, &h);
-            struct kafka_reader r;
-            kafka_reader_init(&r, buf + pos + RB_HEADER_BYTES, (size_t)size - RB_HEADER_BYTES);
-            while (kafka_reader_left(&r) > 0) {
-                struct record_view rec;
-                if (record_read(&r, &rec) != 0)
-                    break;
-                if (h.base_offset + rec.offset_delta >= offset) {
-                    coordinator_load_record(cp, &rec, now_ms);
-                    records++;
+            struct record_iter it;
+            struct record_view rec;
+            if (record_iter_open(&it, buf + pos, (size_t)size) == 0) {
+                while (record_iter_next(&it, &rec) == 1) {
+                    if (h.base_offset + rec.offset_delta >= offset) {
+                        coordinator_load_record(cp, &rec, now_ms);
+                        records++;
+                    }
                 }
             }
+            record_iter_close(&it);
             offset = h.base_offset + h.last_offset_delta + 1;
             pos += (size_t)size;
         }

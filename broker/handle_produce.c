@@ -117,6 +117,8 @@ static int16_t produce_fault_error(enum record_batch_fault fault)
         return KAFKA_ERR_MESSAGE_TOO_LARGE;
     case RB_FAULT_INVALID:
         return KAFKA_ERR_INVALID_RECORD;
+    case RB_FAULT_CORRUPT_RECORDS:
+        return KAFKA_ERR_CORRUPT_MESSAGE;
     case RB_FAULT_NOMEM:
     default:
         return KAFKA_ERR_UNKNOWN_SERVER_ERROR;
@@ -139,7 +141,7 @@ static void produce_set_error(struct request *req,
 static struct partition *produce_one(struct request *req, struct kafka_str topic,
                                      const struct kafka_produce_request_partition_produce_data *in,
                                      struct kafka_produce_response_partition_produce_response *out,
-                                     struct kafka_writer *scratch, int64_t *end_offset)
+                                     int64_t *end_offset)
 {
     struct broker *b = req->broker;
     out->Index = in->Index;
@@ -185,7 +187,7 @@ static struct partition *produce_one(struct request *req, struct kafka_str topic
     }
     struct record_batch_info info;
     enum record_batch_fault fault =
-        record_batch_validate(rec->ptr, (size_t)rec->len, scratch, &info);
+        record_batch_validate(rec->ptr, (size_t)rec->len, &info);
     if (fault != RB_OK) {
         produce_set_error(req, out, produce_fault_error(fault), NULL);
         return NULL;
@@ -272,15 +274,12 @@ static void produce_all(struct produce_state *st)
 
     bool acks_valid = body->Acks == 0 || body->Acks == 1 || body->Acks == -1;
     bool too_old = req->version < req->api->serve_min;
-    struct kafka_writer scratch;
-    kafka_writer_init(&scratch);
     for (int32_t t = 0; t < ntopics; t++) {
         const struct kafka_produce_request_topic_produce_data *tin = &body->TopicData.items[t];
         int32_t np = tin->PartitionData.count < 0 ? 0 : tin->PartitionData.count;
         struct kafka_produce_response_partition_produce_response *parts = kafka_alloc_items(
             &req->arena, &kafka_produce_response_partition_produce_response_desc, np);
         if (np > 0 && parts == NULL) {
-            kafka_writer_free(&scratch);
             request_drop(req, true);
             return;
         }
@@ -301,7 +300,7 @@ static void produce_all(struct produce_state *st)
             } else {
                 int64_t end = 0;
                 struct partition *p =
-                    produce_one(req, tin->Name, &tin->PartitionData.items[i], out, &scratch, &end);
+                    produce_one(req, tin->Name, &tin->PartitionData.items[i], out, &end);
                 if (p != NULL && body->Acks != 0) {
                     struct produce_wait *pw = &st->waits[st->nwaits++];
                     pw->st = st;
@@ -318,7 +317,6 @@ static void produce_all(struct produce_state *st)
             }
         }
     }
-    kafka_writer_free(&scratch);
 
     /* Everything is appended; now wait for the acknowledgements. */
     st->pending = st->nwaits + 1;

@@ -11,6 +11,7 @@
 #include "common/rill_error.h"
 #include "proto/kafka_wire.h"
 #include "proto/record_batch.h"
+#include "proto/record_iter.h"
 #include "storage/log.h"
 
 static const char metadata_log_name[] = "__cluster_metadata-0";
@@ -73,18 +74,20 @@ static int metadata_apply_batch(struct metadata_log *ml, const uint8_t *batch, s
 {
     struct record_batch_header h;
     record_batch_header_read(batch, &h);
-    struct kafka_reader r;
-    kafka_reader_init(&r, batch + RB_HEADER_BYTES, len - RB_HEADER_BYTES);
-    while (kafka_reader_left(&r) > 0) {
-        struct record_view rec;
-        if (record_read(&r, &rec) != 0)
-            return RILL_ERR_CORRUPT;
+    struct record_iter it;
+    struct record_view rec;
+    int rc = record_iter_open(&it, batch, len);
+    while (rc == 0 && (rc = record_iter_next(&it, &rec)) == 1) {
+        rc = 0;
         int64_t offset = h.base_offset + rec.offset_delta;
-        if (offset < ml->applied_next || rec.value.len < 0)
+        if (offset < ml->applied_next || rec.value.ptr == NULL)
             continue;
         metadata_apply_record(ml, rec.value.ptr, (size_t)rec.value.len, offset);
         ml->applied_next = offset + 1;
     }
+    record_iter_close(&it);
+    if (rc != 0)
+        return RILL_ERR_CORRUPT;
     ml->applied_next = h.base_offset + h.last_offset_delta + 1;
     return RILL_OK;
 }
@@ -207,10 +210,9 @@ int metadata_log_propose(struct metadata_log *ml, Rill__Metadata__MetadataRecord
     struct metadata_proposal *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return RILL_ERR_NOMEM;
-    struct kafka_writer records, batch, scratch;
+    struct kafka_writer records, batch;
     kafka_writer_init(&records);
     kafka_writer_init(&batch);
-    kafka_writer_init(&scratch);
     int rc = RILL_OK;
     for (size_t i = 0; i < n; i++) {
         size_t size = rill__metadata__metadata_record__get_packed_size(recs[i]);
@@ -228,14 +230,13 @@ int metadata_log_propose(struct metadata_log *ml, Rill__Metadata__MetadataRecord
     if (rc == 0)
         rc = record_batch_build(&batch, 0, now, now, (int32_t)n, records.buf, records.len);
     struct record_batch_info info;
-    if (rc == 0 && record_batch_validate(batch.buf, batch.len, &scratch, &info) != RB_OK)
+    if (rc == 0 && record_batch_validate(batch.buf, batch.len, &info) != RB_OK)
         rc = RILL_ERR_INVALID;
     int64_t base;
     if (rc == 0)
         rc = storage_log_append(ml->log, batch.buf, batch.len, 0, &info, now, &base);
     kafka_writer_free(&records);
     kafka_writer_free(&batch);
-    kafka_writer_free(&scratch);
     if (rc != 0) {
         log_error("metadata", "cannot write metadata records: %s", rill_strerror(rc));
         free(p);

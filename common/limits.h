@@ -39,11 +39,24 @@
 /* Nesting of structs in a schema; the generated schemas are at most 4 deep. */
 #define LIMIT_SCHEMA_DEPTH 16
 
-/* A decompressed batch may not exceed this many bytes: validation of a
- * compressed batch inflates it in memory, and a tiny zstd bomb must not make
- * the broker allocate gigabytes. Kafka's own batches are at most
- * message.max.bytes (1 MiB by default) before compression. */
-#define LIMIT_DECOMPRESSED_BATCH_BYTES (256u << 20)
+/* A compressed batch may not inflate to more than this many bytes.
+ * Validation streams through the records (LIMIT_RECORD_WINDOW_BYTES at a
+ * time), so this bounds work, not memory. The value is librdkafka's
+ * receive.message.max.bytes default: its consumers refuse to inflate a
+ * batch past it, so a bigger one would be stored but unreadable to them.
+ * Apache Kafka has no such cap, but its producers never come near it:
+ * the Java producer closes a batch at batch.size (16 KiB by default,
+ * measured compressed) unless one record alone is bigger, and a record
+ * may not pass max.request.size (1 MiB); librdkafka's batches stop at
+ * batch.size and message.max.bytes (1,000,000 uncompressed). */
+#define LIMIT_DECOMPRESSED_BATCH_BYTES 100000000u
+
+/* The window through which compressed records are inflated and parsed:
+ * the memory validation of one compressed batch costs, beside the codec's
+ * own state (zlib 32 KiB, lz4 up to 8 MiB for 4 MiB linked blocks, zstd
+ * its frame's window, touched only as far as the frame's output goes) and,
+ * for snappy, one raw block (at most 22 times the bytes received). */
+#define LIMIT_RECORD_WINDOW_BYTES (64u << 10)
 
 /* Records per batch; the count is an int32 on the wire. */
 #define LIMIT_RECORDS_PER_BATCH 10000000

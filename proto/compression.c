@@ -2,9 +2,12 @@
 
 #include <lz4frame.h>
 #include <snappy-c.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "common/rill_error.h"
 
@@ -31,199 +34,401 @@ const char *compression_name(int codec)
     }
 }
 
-/* Makes room for at least want more bytes without passing max_out; returns
- * the room obtained (0 on failure with *rc set). */
-static size_t comp_grow(struct kafka_writer *out, size_t base, size_t max_out, size_t want,
-                        int *rc)
-{
-    size_t produced = out->len - base;
-    if (produced >= max_out) {
-        *rc = RILL_ERR_TOO_LARGE;
-        return 0;
-    }
-    if (want > max_out - produced)
-        want = max_out - produced;
-    if (kafka_writer_reserve(out, want) == NULL) {
-        *rc = RILL_ERR_NOMEM;
-        return 0;
-    }
-    out->len -= want; /* reserved, not yet written */
-    return want;
-}
+/* Snappy's densest element is a 3-byte copy of 64 bytes: no valid block
+ * inflates to more than 22 times its size, so a larger declared length is
+ * a lie told to make the reader allocate. */
+enum { SNAPPY_MAX_EXPANSION = 22 };
 
-static int comp_gzip_inflate(const uint8_t *in, size_t in_len, struct kafka_writer *out,
-                             size_t max_out)
+/* zstd's own default limit, which zstd-jni (Kafka's Java side) keeps: a
+ * frame asking for a larger window is refused by Java consumers too. */
+enum { ZSTD_WINDOW_LOG_MAX = 27 };
+
+struct compression_stream {
+    int codec;
+    const uint8_t *in;
+    size_t in_len;
+    size_t in_pos;
+    size_t max_out;
+    size_t produced;
+    bool done;
+    int err; /* sticky */
+    union {
+        z_stream zs;
+        struct {
+            uint8_t *block; /* the current raw block, inflated */
+            size_t block_len;
+            size_t block_pos;
+            bool xerial;
+        } snappy;
+        LZ4F_dctx *lz4;
+        struct {
+            ZSTD_DStream *ds;
+            unsigned long long frame_expected; /* declared content size of the frame */
+            unsigned long long frame_out;      /* what the frame produced so far */
+            bool in_frame;
+            bool any_frame;
+        } zstd;
+    } u;
+};
+
+/* ---- gzip ------------------------------------------------------------- */
+
+static int comp_gzip_open(struct compression_stream *s)
 {
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, 15 + 32) != Z_OK) /* +32: gzip or zlib header */
+    if (s->in_len == 0 || s->in_len > UINT32_MAX)
+        return RILL_ERR_CORRUPT;
+    /* 15 + 16: a gzip member only; Java's GZIPInputStream and Python's gzip
+     * module refuse a bare zlib stream. */
+    if (inflateInit2(&s->u.zs, 15 + 16) != Z_OK)
         return RILL_ERR_NOMEM;
-    size_t base = out->len;
-    int rc = RILL_OK;
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)in_len;
-    for (;;) {
-        size_t room = comp_grow(out, base, max_out, in_len * 4 + 4096, &rc);
-        if (room == 0) {
-            /* Exactly full is fine if the stream has also ended. */
-            break;
-        }
-        if (room > UINT32_MAX)
-            room = UINT32_MAX;
-        zs.next_out = out->buf + out->len;
-        zs.avail_out = (uInt)room;
-        int zrc = inflate(&zs, Z_NO_FLUSH);
-        out->len += room - zs.avail_out;
-        if (zrc == Z_STREAM_END) {
-            /* A gzip member may be followed by another one; Kafka writers
-             * use one, so any trailing bytes are rejected. */
-            if (zs.avail_in != 0)
-                rc = RILL_ERR_CORRUPT;
-            break;
-        }
-        if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
-            rc = zrc == Z_MEM_ERROR ? RILL_ERR_NOMEM : RILL_ERR_CORRUPT;
-            break;
-        }
-        if (zrc == Z_BUF_ERROR && zs.avail_in == 0) {
-            rc = RILL_ERR_CORRUPT; /* truncated stream */
-            break;
-        }
-    }
-    inflateEnd(&zs);
-    return rc;
+    s->u.zs.next_in = (Bytef *)s->in;
+    s->u.zs.avail_in = (uInt)s->in_len;
+    return RILL_OK;
 }
 
-static int comp_snappy_block(const uint8_t *in, size_t in_len, struct kafka_writer *out,
-                             size_t base, size_t max_out)
+static int comp_gzip_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
+{
+    z_stream *zs = &s->u.zs;
+    zs->next_out = dst;
+    zs->avail_out = (uInt)(cap > UINT32_MAX ? UINT32_MAX : cap);
+    uInt start = zs->avail_out;
+    while (zs->avail_out > 0) {
+        int zrc = inflate(zs, Z_NO_FLUSH);
+        if (zrc == Z_STREAM_END) {
+            /* A second member or trailing bytes: librdkafka stops at the
+             * first member and would miss records. */
+            if (zs->avail_in != 0)
+                return RILL_ERR_CORRUPT;
+            s->done = true;
+            break;
+        }
+        if (zrc == Z_MEM_ERROR)
+            return RILL_ERR_NOMEM;
+        if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+            return RILL_ERR_CORRUPT;
+        if (zs->avail_in == 0 && zs->avail_out > 0)
+            return RILL_ERR_CORRUPT; /* input ended inside the member */
+    }
+    *got = start - zs->avail_out;
+    return RILL_OK;
+}
+
+/* ---- snappy ----------------------------------------------------------- */
+
+/* Inflates one raw block into s->u.snappy.block. */
+static int comp_snappy_block(struct compression_stream *s, const uint8_t *in, size_t in_len)
 {
     size_t n;
-    if (snappy_uncompressed_length((const char *)in, in_len, &n) != SNAPPY_OK)
+    if (in_len == 0 || snappy_uncompressed_length((const char *)in, in_len, &n) != SNAPPY_OK)
         return RILL_ERR_CORRUPT;
-    if (n > max_out - (out->len - base))
+    if (n / SNAPPY_MAX_EXPANSION > in_len)
+        return RILL_ERR_CORRUPT;
+    if (n > s->max_out - s->produced)
         return RILL_ERR_TOO_LARGE;
-    uint8_t *dst = kafka_writer_reserve(out, n);
-    if (dst == NULL)
+    free(s->u.snappy.block);
+    s->u.snappy.block = malloc(n > 0 ? n : 1);
+    s->u.snappy.block_len = 0;
+    s->u.snappy.block_pos = 0;
+    if (s->u.snappy.block == NULL)
         return RILL_ERR_NOMEM;
     size_t got = n;
-    if (snappy_uncompress((const char *)in, in_len, (char *)dst, &got) != SNAPPY_OK || got != n)
+    if (snappy_uncompress((const char *)in, in_len, (char *)s->u.snappy.block, &got) !=
+            SNAPPY_OK ||
+        got != n)
         return RILL_ERR_CORRUPT;
+    s->u.snappy.block_len = n;
     return RILL_OK;
 }
 
-static int comp_snappy_inflate(const uint8_t *in, size_t in_len, struct kafka_writer *out,
-                               size_t max_out)
+static int comp_snappy_open(struct compression_stream *s)
 {
-    size_t base = out->len;
-    if (in_len < SNAPPY_XERIAL_HEADER_BYTES ||
-        memcmp(in, snappy_xerial_magic, sizeof(snappy_xerial_magic)) != 0)
-        return comp_snappy_block(in, in_len, out, base, max_out);
-
-    size_t pos = SNAPPY_XERIAL_HEADER_BYTES;
-    while (pos < in_len) {
-        if (in_len - pos < 4)
+    if (s->in_len >= sizeof(snappy_xerial_magic) &&
+        memcmp(s->in, snappy_xerial_magic, sizeof(snappy_xerial_magic)) == 0) {
+        /* kafka-python takes the stream as xerial only when both version
+         * words are 1 (and as a raw block otherwise, which no stream that
+         * starts with this magic can be): anything else it cannot read. */
+        if (s->in_len < SNAPPY_XERIAL_HEADER_BYTES || be32_load(s->in + 8) != 1 ||
+            be32_load(s->in + 12) != 1)
             return RILL_ERR_CORRUPT;
-        uint32_t block_len = be32_load(in + pos);
-        pos += 4;
-        if (block_len > in_len - pos)
-            return RILL_ERR_CORRUPT;
-        int rc = comp_snappy_block(in + pos, block_len, out, base, max_out);
-        if (rc != 0)
-            return rc;
-        pos += block_len;
+        s->u.snappy.xerial = true;
+        s->in_pos = SNAPPY_XERIAL_HEADER_BYTES;
+        return RILL_OK;
     }
+    int rc = comp_snappy_block(s, s->in, s->in_len);
+    s->in_pos = s->in_len;
+    return rc;
+}
+
+static int comp_snappy_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
+{
+    size_t done = 0;
+    while (done < cap) {
+        if (s->u.snappy.block_pos == s->u.snappy.block_len) {
+            if (s->in_pos == s->in_len) {
+                s->done = true;
+                break;
+            }
+            /* Next xerial chunk (a raw stream has consumed all input). */
+            if (s->in_len - s->in_pos < 4)
+                return RILL_ERR_CORRUPT;
+            uint32_t chunk_len = be32_load(s->in + s->in_pos);
+            s->in_pos += 4;
+            if (chunk_len > s->in_len - s->in_pos)
+                return RILL_ERR_CORRUPT;
+            int rc = comp_snappy_block(s, s->in + s->in_pos, chunk_len);
+            if (rc != 0)
+                return rc;
+            s->in_pos += chunk_len;
+            continue;
+        }
+        size_t n = s->u.snappy.block_len - s->u.snappy.block_pos;
+        if (n > cap - done)
+            n = cap - done;
+        memcpy(dst + done, s->u.snappy.block + s->u.snappy.block_pos, n);
+        s->u.snappy.block_pos += n;
+        done += n;
+    }
+    *got = done;
     return RILL_OK;
 }
 
-static int comp_lz4_inflate(const uint8_t *in, size_t in_len, struct kafka_writer *out,
-                            size_t max_out)
+/* ---- lz4 -------------------------------------------------------------- */
+
+static int comp_lz4_open(struct compression_stream *s)
 {
-    LZ4F_dctx *dctx;
-    if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)))
+    if (s->in_len == 0)
+        return RILL_ERR_CORRUPT;
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&s->u.lz4, LZ4F_VERSION)))
         return RILL_ERR_NOMEM;
-    size_t base = out->len;
-    int rc = RILL_OK;
-    size_t pos = 0;
-    for (;;) {
-        size_t room = comp_grow(out, base, max_out, 65536, &rc);
-        if (room == 0)
-            break;
-        size_t dst_len = room;
-        size_t src_len = in_len - pos;
-        size_t hint = LZ4F_decompress(dctx, out->buf + out->len, &dst_len, in + pos, &src_len,
-                                      NULL);
-        if (LZ4F_isError(hint)) {
-            rc = RILL_ERR_CORRUPT;
-            break;
-        }
-        out->len += dst_len;
-        pos += src_len;
-        if (hint == 0) { /* frame complete */
-            if (pos != in_len)
-                rc = RILL_ERR_CORRUPT;
-            break;
-        }
-        if (pos == in_len && dst_len == 0) {
-            rc = RILL_ERR_CORRUPT; /* frame truncated */
-            break;
-        }
-    }
-    LZ4F_freeDecompressionContext(dctx);
-    return rc;
+    return RILL_OK;
 }
 
-static int comp_zstd_inflate(const uint8_t *in, size_t in_len, struct kafka_writer *out,
-                             size_t max_out)
+static int comp_lz4_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
 {
-    ZSTD_DStream *ds = ZSTD_createDStream();
-    if (ds == NULL)
-        return RILL_ERR_NOMEM;
-    size_t base = out->len;
-    int rc = RILL_OK;
-    ZSTD_inBuffer src = {in, in_len, 0};
-    size_t last = 1;
-    for (;;) {
-        size_t room = comp_grow(out, base, max_out, ZSTD_DStreamOutSize(), &rc);
-        if (room == 0)
-            break;
-        ZSTD_outBuffer dst = {out->buf + out->len, room, 0};
-        last = ZSTD_decompressStream(ds, &dst, &src);
-        if (ZSTD_isError(last)) {
-            rc = RILL_ERR_CORRUPT;
-            break;
-        }
-        out->len += dst.pos;
-        if (last == 0 && src.pos == src.size)
-            break;
-        if (src.pos == src.size && dst.pos < room) {
-            rc = RILL_ERR_CORRUPT; /* input ended inside a frame */
+    size_t done = 0;
+    while (done < cap) {
+        size_t dst_len = cap - done;
+        size_t src_len = s->in_len - s->in_pos;
+        size_t hint = LZ4F_decompress(s->u.lz4, dst + done, &dst_len, s->in + s->in_pos,
+                                      &src_len, NULL);
+        if (LZ4F_isError(hint))
+            return RILL_ERR_CORRUPT; /* includes wrong checksums and content size */
+        done += dst_len;
+        s->in_pos += src_len;
+        if (hint == 0) { /* the frame is complete */
+            if (s->in_pos != s->in_len)
+                return RILL_ERR_CORRUPT; /* Kafka's Java reader takes one frame */
+            s->done = true;
             break;
         }
+        if (s->in_pos == s->in_len && dst_len == 0)
+            return RILL_ERR_CORRUPT; /* input ended inside the frame */
     }
-    ZSTD_freeDStream(ds);
-    return rc;
+    *got = done;
+    return RILL_OK;
+}
+
+/* ---- zstd ------------------------------------------------------------- */
+
+static int comp_zstd_open(struct compression_stream *s)
+{
+    if (s->in_len == 0)
+        return RILL_ERR_CORRUPT;
+    s->u.zstd.ds = ZSTD_createDStream();
+    if (s->u.zstd.ds == NULL)
+        return RILL_ERR_NOMEM;
+    if (ZSTD_isError(ZSTD_DCtx_setParameter(s->u.zstd.ds, ZSTD_d_windowLogMax,
+                                            ZSTD_WINDOW_LOG_MAX)))
+        return RILL_ERR_NOMEM;
+    return RILL_OK;
+}
+
+static int comp_zstd_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
+{
+    ZSTD_outBuffer out = {dst, cap, 0};
+    while (out.pos < out.size) {
+        if (!s->u.zstd.in_frame) {
+            if (s->in_pos == s->in_len) {
+                if (!s->u.zstd.any_frame)
+                    return RILL_ERR_CORRUPT;
+                s->done = true;
+                break;
+            }
+            /* A skippable frame reports 0 and produces nothing. */
+            unsigned long long size =
+                ZSTD_getFrameContentSize(s->in + s->in_pos, s->in_len - s->in_pos);
+            if (size == ZSTD_CONTENTSIZE_ERROR)
+                return RILL_ERR_CORRUPT;
+            s->u.zstd.frame_expected = size;
+            s->u.zstd.frame_out = 0;
+            s->u.zstd.in_frame = true;
+        }
+        ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
+        size_t before = out.pos;
+        size_t left = ZSTD_decompressStream(s->u.zstd.ds, &out, &in);
+        if (ZSTD_isError(left))
+            return ZSTD_getErrorCode(left) == ZSTD_error_memory_allocation ? RILL_ERR_NOMEM
+                                                                            : RILL_ERR_CORRUPT;
+        bool progress = out.pos != before || in.pos != s->in_pos;
+        s->in_pos = in.pos;
+        s->u.zstd.frame_out += out.pos - before;
+        unsigned long long expected = s->u.zstd.frame_expected;
+        if (expected != ZSTD_CONTENTSIZE_UNKNOWN && s->u.zstd.frame_out > expected)
+            return RILL_ERR_CORRUPT; /* the frame produces more than it declared */
+        if (left == 0) { /* frame complete and flushed */
+            if (expected != ZSTD_CONTENTSIZE_UNKNOWN && s->u.zstd.frame_out != expected)
+                return RILL_ERR_CORRUPT;
+            s->u.zstd.in_frame = false;
+            s->u.zstd.any_frame = true;
+            continue;
+        }
+        if (!progress)
+            return RILL_ERR_CORRUPT; /* input ended inside a frame */
+    }
+    *got = out.pos;
+    return RILL_OK;
+}
+
+/* ---- the stream ------------------------------------------------------- */
+
+int compression_stream_open(int codec, const uint8_t *in, size_t in_len, size_t max_out,
+                            struct compression_stream **out)
+{
+    *out = NULL;
+    if (compression_name(codec) == NULL)
+        return RILL_ERR_UNSUPPORTED;
+    struct compression_stream *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return RILL_ERR_NOMEM;
+    s->codec = codec;
+    s->in = in;
+    s->in_len = in_len;
+    s->max_out = max_out;
+    int rc = RILL_OK;
+    switch (codec) {
+    case COMPRESSION_NONE:
+        break;
+    case COMPRESSION_GZIP:
+        rc = comp_gzip_open(s);
+        if (rc == RILL_ERR_NOMEM) /* inflateInit2 failed: nothing to end */
+            s->codec = COMPRESSION_NONE;
+        break;
+    case COMPRESSION_SNAPPY:
+        rc = comp_snappy_open(s);
+        break;
+    case COMPRESSION_LZ4:
+        rc = comp_lz4_open(s);
+        break;
+    case COMPRESSION_ZSTD:
+        rc = comp_zstd_open(s);
+        break;
+    }
+    if (rc != 0) {
+        compression_stream_close(s);
+        return rc;
+    }
+    *out = s;
+    return RILL_OK;
+}
+
+int compression_stream_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
+{
+    *got = 0;
+    if (s->err != 0)
+        return s->err;
+    if (s->done || cap == 0)
+        return RILL_OK;
+    /* One byte past the cap is asked for, so that a stream that would pass
+     * it is caught without producing more than one byte too many. */
+    size_t allowed = s->max_out - s->produced;
+    if (cap > allowed)
+        cap = allowed + 1;
+    int rc;
+    switch (s->codec) {
+    case COMPRESSION_GZIP:
+        rc = comp_gzip_read(s, dst, cap, got);
+        break;
+    case COMPRESSION_SNAPPY:
+        rc = comp_snappy_read(s, dst, cap, got);
+        break;
+    case COMPRESSION_LZ4:
+        rc = comp_lz4_read(s, dst, cap, got);
+        break;
+    case COMPRESSION_ZSTD:
+        rc = comp_zstd_read(s, dst, cap, got);
+        break;
+    default: {
+        size_t n = s->in_len - s->in_pos;
+        if (n > cap)
+            n = cap;
+        if (n > 0)
+            memcpy(dst, s->in + s->in_pos, n);
+        s->in_pos += n;
+        s->done = s->in_pos == s->in_len;
+        *got = n;
+        rc = RILL_OK;
+        break;
+    }
+    }
+    if (rc == 0 && *got > allowed)
+        rc = RILL_ERR_TOO_LARGE;
+    if (rc != 0) {
+        *got = 0;
+        s->err = rc;
+        return rc;
+    }
+    s->produced += *got;
+    return RILL_OK;
+}
+
+size_t compression_stream_produced(const struct compression_stream *s)
+{
+    return s->produced;
+}
+
+void compression_stream_close(struct compression_stream *s)
+{
+    if (s == NULL)
+        return;
+    switch (s->codec) {
+    case COMPRESSION_GZIP:
+        inflateEnd(&s->u.zs);
+        break;
+    case COMPRESSION_SNAPPY:
+        free(s->u.snappy.block);
+        break;
+    case COMPRESSION_LZ4:
+        if (s->u.lz4 != NULL)
+            LZ4F_freeDecompressionContext(s->u.lz4);
+        break;
+    case COMPRESSION_ZSTD:
+        ZSTD_freeDStream(s->u.zstd.ds);
+        break;
+    default:
+        break;
+    }
+    free(s);
 }
 
 int compression_decompress(int codec, const uint8_t *in, size_t in_len, struct kafka_writer *out,
                            size_t max_out)
 {
-    switch (codec) {
-    case COMPRESSION_NONE:
-        if (in_len > max_out)
-            return RILL_ERR_TOO_LARGE;
-        kafka_write_raw(out, in, in_len);
-        return out->err ? RILL_ERR_NOMEM : RILL_OK;
-    case COMPRESSION_GZIP:
-        return comp_gzip_inflate(in, in_len, out, max_out);
-    case COMPRESSION_SNAPPY:
-        return comp_snappy_inflate(in, in_len, out, max_out);
-    case COMPRESSION_LZ4:
-        return comp_lz4_inflate(in, in_len, out, max_out);
-    case COMPRESSION_ZSTD:
-        return comp_zstd_inflate(in, in_len, out, max_out);
-    default:
-        return RILL_ERR_UNSUPPORTED;
+    struct compression_stream *s;
+    int rc = compression_stream_open(codec, in, in_len, max_out, &s);
+    while (rc == 0) {
+        uint8_t *dst = kafka_writer_reserve(out, 65536);
+        if (dst == NULL) {
+            rc = RILL_ERR_NOMEM;
+            break;
+        }
+        size_t got;
+        rc = compression_stream_read(s, dst, 65536, &got);
+        out->len -= 65536 - got;
+        if (rc == 0 && got == 0)
+            break;
     }
+    compression_stream_close(s);
+    return rc;
 }
 
 static int comp_gzip_deflate(const uint8_t *in, size_t in_len, struct kafka_writer *out)

@@ -2,10 +2,12 @@
 
 #include <string.h>
 
+#include "common/checked.h"
 #include "common/limits.h"
 #include "common/rill_error.h"
 #include "proto/compression.h"
 #include "proto/crc32c.h"
+#include "proto/record_iter.h"
 
 _Static_assert(RB_HEADER_BYTES == 61, "record batch v2 header is 61 bytes");
 
@@ -51,56 +53,21 @@ enum record_batch_fault record_batch_check_crc(const uint8_t *batch, size_t len)
     return RB_OK;
 }
 
-int record_read(struct kafka_reader *r, struct record_view *rec)
+static enum record_batch_fault batch_fault_from(int rc)
 {
-    int32_t length = kafka_read_varint(r);
-    if (r->err || length < 0 || (size_t)length > kafka_reader_left(r))
-        return RILL_ERR_PARSE;
-    struct kafka_reader body;
-    kafka_reader_init(&body, r->p, (size_t)length);
-    r->p += length;
-
-    rec->attributes = kafka_read_i8(&body);
-    rec->timestamp_delta = kafka_read_varlong(&body);
-    rec->offset_delta = kafka_read_varint(&body);
-    int32_t key_len = kafka_read_varint(&body);
-    if (key_len < -1)
-        return RILL_ERR_PARSE;
-    rec->key = (struct kafka_bytes){NULL, key_len};
-    if (key_len >= 0)
-        rec->key.ptr = kafka_read_raw(&body, (size_t)key_len);
-    int32_t value_len = kafka_read_varint(&body);
-    if (value_len < -1)
-        return RILL_ERR_PARSE;
-    rec->value = (struct kafka_bytes){NULL, value_len};
-    if (value_len >= 0)
-        rec->value.ptr = kafka_read_raw(&body, (size_t)value_len);
-    rec->headers_count = kafka_read_varint(&body);
-    if (body.err || rec->headers_count < 0)
-        return RILL_ERR_PARSE;
-    rec->headers = body.p;
-    for (int32_t i = 0; i < rec->headers_count; i++) {
-        int32_t hk = kafka_read_varint(&body);
-        if (hk < 0)
-            return RILL_ERR_PARSE;
-        (void)kafka_read_raw(&body, (size_t)hk);
-        int32_t hv = kafka_read_varint(&body);
-        if (hv < -1)
-            return RILL_ERR_PARSE;
-        if (hv > 0)
-            (void)kafka_read_raw(&body, (size_t)hv);
-        if (body.err)
-            return RILL_ERR_PARSE;
+    switch (rc) {
+    case RILL_ERR_TOO_LARGE:
+        return RB_FAULT_TOO_LARGE;
+    case RILL_ERR_NOMEM:
+        return RB_FAULT_NOMEM;
+    case RILL_ERR_CORRUPT:
+        return RB_FAULT_CORRUPT_RECORDS;
+    default:
+        return RB_FAULT_INVALID;
     }
-    rec->headers_len = (size_t)(body.p - rec->headers);
-    /* The record's length must cover exactly its fields. */
-    if (body.err || kafka_reader_left(&body) != 0)
-        return RILL_ERR_PARSE;
-    return RILL_OK;
 }
 
 enum record_batch_fault record_batch_validate(const uint8_t *batch, size_t len,
-                                              struct kafka_writer *scratch,
                                               struct record_batch_info *info)
 {
     enum record_batch_fault fault = record_batch_check_crc(batch, len);
@@ -111,51 +78,37 @@ enum record_batch_fault record_batch_validate(const uint8_t *batch, size_t len,
     int codec = h.attributes & RB_ATTR_CODEC_MASK;
     if (compression_name(codec) == NULL)
         return RB_FAULT_CODEC;
-    if (h.records_count < 0 || h.records_count > LIMIT_RECORDS_PER_BATCH)
-        return RB_FAULT_INVALID;
-    if (h.last_offset_delta < 0)
+    if (h.records_count <= 0 || h.records_count > LIMIT_RECORDS_PER_BATCH)
+        return RB_FAULT_INVALID; /* Kafka refuses empty batches from producers */
+    if (h.last_offset_delta != h.records_count - 1)
         return RB_FAULT_INVALID;
 
-    const uint8_t *records = batch + RB_HEADER_BYTES;
-    size_t records_len = len - RB_HEADER_BYTES;
-    if (codec != COMPRESSION_NONE) {
-        scratch->len = 0;
-        int rc = compression_decompress(codec, records, records_len, scratch,
-                                        LIMIT_DECOMPRESSED_BATCH_BYTES);
-        if (rc == RILL_ERR_TOO_LARGE)
-            return RB_FAULT_TOO_LARGE;
-        if (rc == RILL_ERR_NOMEM)
-            return RB_FAULT_NOMEM;
-        if (rc != 0)
-            return RB_FAULT_INVALID;
-        records = scratch->buf;
-        records_len = scratch->len;
-    }
-
-    struct kafka_reader r;
-    kafka_reader_init(&r, records, records_len);
+    struct record_iter it;
+    int rc = record_iter_open(&it, batch, len);
+    if (rc != 0)
+        return batch_fault_from(rc);
     int64_t max_ts = h.base_timestamp;
     int64_t first_ts = -1;
     int32_t n = 0;
-    while (kafka_reader_left(&r) > 0) {
-        struct record_view rec;
-        if (n >= h.records_count)
-            return RB_FAULT_INVALID; /* more records than the count says */
-        if (record_read(&r, &rec) != 0)
-            return RB_FAULT_INVALID;
-        if (rec.offset_delta != n)
-            return RB_FAULT_INVALID;
-        int64_t ts = h.base_timestamp + rec.timestamp_delta;
+    struct record_view rec;
+    while ((rc = record_iter_next(&it, &rec)) == 1) {
+        int64_t ts;
+        if (n >= h.records_count || rec.offset_delta != n ||
+            !checked_add_i64(h.base_timestamp, rec.timestamp_delta, &ts)) {
+            rc = RILL_ERR_PARSE;
+            break;
+        }
         if (n == 0)
             first_ts = ts;
         if (ts > max_ts)
             max_ts = ts;
         n++;
     }
-    if (n != h.records_count || (n > 0 && h.last_offset_delta != n - 1))
+    record_iter_close(&it);
+    if (rc != 0)
+        return batch_fault_from(rc);
+    if (n != h.records_count)
         return RB_FAULT_INVALID;
-    if (n == 0)
-        return RB_FAULT_INVALID; /* Kafka refuses empty batches from producers */
 
     info->records_count = n;
     info->last_offset_delta = h.last_offset_delta;

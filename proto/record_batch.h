@@ -75,6 +75,7 @@ enum record_batch_fault {
     RB_OK = 0,
     RB_FAULT_CORRUPT,   /* length or CRC wrong: CORRUPT_MESSAGE */
     RB_FAULT_INVALID,   /* structure wrong inside a sound CRC: INVALID_RECORD */
+    RB_FAULT_CORRUPT_RECORDS, /* compressed records that do not inflate */
     RB_FAULT_MAGIC,     /* not magic 2: UNSUPPORTED_FOR_MESSAGE_FORMAT */
     RB_FAULT_CODEC,     /* unknown codec: UNSUPPORTED_COMPRESSION_TYPE */
     RB_FAULT_TOO_LARGE, /* inflates past the limit: RECORD_TOO_LARGE */
@@ -91,12 +92,11 @@ struct record_batch_info {
 };
 
 /* Checks one whole batch of exactly len bytes: length field, magic, CRC,
- * codec, and every record inside (decompressed into scratch when needed):
- * record lengths, offset deltas 0..n-1, count == recordsCount, key, value
- * and header lengths. scratch is reused between calls to hold inflated
- * records. Returns RB_OK or the fault. */
+ * codec, and every record inside, inflated as a stream through a fixed
+ * window (proto/record_iter.h): record lengths, offset deltas 0..n-1,
+ * count == recordsCount == lastOffsetDelta + 1 > 0, key, value and header
+ * lengths, timestamps that stay inside int64. Returns RB_OK or the fault. */
 enum record_batch_fault record_batch_validate(const uint8_t *batch, size_t len,
-                                              struct kafka_writer *scratch,
                                               struct record_batch_info *info);
 
 /* Only the framing and the CRC: what recovery checks for every batch. */
@@ -113,20 +113,17 @@ void record_batch_set_log_append_time(uint8_t *batch, size_t len, int64_t now_ms
  * record timestamp (as Kafka does), recomputing the CRC. No-op when right. */
 void record_batch_fix_max_timestamp(uint8_t *batch, size_t len, int64_t max_timestamp);
 
-/* One record, as views into the (decompressed) record bytes. */
+/* One record, as views into the batch (proto/record_iter.h fills it). */
 struct record_view {
     int8_t attributes;
     int64_t timestamp_delta;
     int32_t offset_delta;
-    struct kafka_bytes key;   /* len -1 = null */
-    struct kafka_bytes value; /* len -1 = null */
+    struct kafka_bytes key;   /* len -1 = null; ptr NULL when compressed */
+    struct kafka_bytes value; /* len -1 = null; ptr NULL when compressed */
     int32_t headers_count;
-    const uint8_t *headers;   /* raw header bytes */
+    const uint8_t *headers;   /* raw header bytes; NULL when compressed */
     size_t headers_len;
 };
-
-/* Reads one record from r. Returns 0 or RILL_ERR_PARSE. */
-int record_read(struct kafka_reader *r, struct record_view *rec);
 
 /* Appends one record to w (for tests and tools that build batches). */
 void record_write(struct kafka_writer *w, int64_t timestamp_delta, int32_t offset_delta,

@@ -7,11 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/checked.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/rill_error.h"
 #include "proto/compression.h"
 #include "proto/kafka_wire.h"
+#include "proto/record_iter.h"
 #include "storage/log_internal.h"
 
 const char *storage_log_name(const struct storage_log *log)
@@ -608,40 +610,32 @@ static int log_time_in_batch(struct storage_segment *seg,
     if (batch == NULL)
         return RILL_ERR_NOMEM;
     int rc = segment_pread(seg->fd, batch, (size_t)b->size, b->position);
-    struct kafka_writer inflated;
-    kafka_writer_init(&inflated);
     if (rc == 0) {
         struct record_batch_header h;
         record_batch_header_read(batch, &h);
-        const uint8_t *recs = batch + RB_HEADER_BYTES;
-        size_t recs_len = (size_t)b->size - RB_HEADER_BYTES;
-        int codec = h.attributes & RB_ATTR_CODEC_MASK;
-        if (codec != COMPRESSION_NONE) {
-            rc = compression_decompress(codec, recs, recs_len, &inflated,
-                                        LIMIT_DECOMPRESSED_BATCH_BYTES);
-            recs = inflated.buf;
-            recs_len = inflated.len;
-        }
-        struct kafka_reader r;
-        kafka_reader_init(&r, recs, recs_len);
-        rc = rc != 0 ? rc : RILL_ERR_NOT_FOUND;
-        while (kafka_reader_left(&r) > 0) {
-            struct record_view rec;
-            if (record_read(&r, &rec) != 0) {
-                rc = RILL_ERR_CORRUPT;
+        struct record_iter it;
+        struct record_view rec;
+        rc = record_iter_open(&it, batch, (size_t)b->size);
+        int more = 0;
+        while (rc == 0 && (more = record_iter_next(&it, &rec)) == 1) {
+            int64_t ts, off;
+            /* The batch passed validation on append; a sum that overflows
+             * now means the file changed under us. */
+            if (!checked_add_i64(h.base_timestamp, rec.timestamp_delta, &ts) ||
+                !checked_add_i64(h.base_offset, rec.offset_delta, &off)) {
+                more = RILL_ERR_CORRUPT;
                 break;
             }
-            int64_t ts = h.base_timestamp + rec.timestamp_delta;
-            int64_t off = h.base_offset + rec.offset_delta;
             if (ts >= timestamp && off >= min_offset) {
                 *offset = off;
                 *record_ts = ts;
-                rc = RILL_OK;
                 break;
             }
         }
+        record_iter_close(&it);
+        if (rc == 0)
+            rc = more == 1 ? RILL_OK : more == 0 ? RILL_ERR_NOT_FOUND : RILL_ERR_CORRUPT;
     }
-    kafka_writer_free(&inflated);
     free(batch);
     return rc;
 }

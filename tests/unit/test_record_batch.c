@@ -6,6 +6,7 @@
 #include "proto/compression.h"
 #include "proto/crc32c.h"
 #include "proto/record_batch.h"
+#include "proto/record_iter.h"
 #include "tests/unit/unit.h"
 
 /* Builds a batch of n records "key-i"/"value-i" with the given codec. */
@@ -29,27 +30,24 @@ static void build_batch(struct kafka_writer *w, int codec, int n)
 START_TEST(valid_batches_every_codec)
 {
     for (int codec = 0; codec <= 4; codec++) {
-        struct kafka_writer w, scratch;
+        struct kafka_writer w;
         kafka_writer_init(&w);
-        kafka_writer_init(&scratch);
         build_batch(&w, codec, 25);
         struct record_batch_info info;
-        ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+        ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_OK);
         ck_assert_int_eq(info.records_count, 25);
         ck_assert_int_eq(info.last_offset_delta, 24);
         ck_assert_int_eq(info.max_timestamp, 1240);
         ck_assert_int_eq(info.codec, codec);
         kafka_writer_free(&w);
-        kafka_writer_free(&scratch);
     }
 }
 END_TEST
 
 START_TEST(stamping_keeps_the_crc)
 {
-    struct kafka_writer w, scratch;
+    struct kafka_writer w;
     kafka_writer_init(&w);
-    kafka_writer_init(&scratch);
     build_batch(&w, COMPRESSION_NONE, 3);
     record_batch_stamp(w.buf, 123456, 7);
     struct record_batch_header h;
@@ -57,33 +55,30 @@ START_TEST(stamping_keeps_the_crc)
     ck_assert_int_eq(h.base_offset, 123456);
     ck_assert_int_eq(h.partition_leader_epoch, 7);
     struct record_batch_info info;
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_OK);
     /* LogAppendTime rewrites covered bytes and must fix the CRC itself. */
     record_batch_set_log_append_time(w.buf, w.len, 555);
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_OK);
     ck_assert_int_eq(info.max_timestamp, 555);
     kafka_writer_free(&w);
-    kafka_writer_free(&scratch);
 }
 END_TEST
 
 START_TEST(every_single_bit_flip_is_caught)
 {
-    struct kafka_writer w, scratch;
+    struct kafka_writer w;
     kafka_writer_init(&w);
-    kafka_writer_init(&scratch);
     build_batch(&w, COMPRESSION_NONE, 4);
     struct record_batch_info info;
     for (size_t byte = RB_MAGIC; byte < w.len; byte++) {
         for (int bit = 0; bit < 8; bit++) {
             w.buf[byte] ^= (uint8_t)(1 << bit);
-            ck_assert_int_ne(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+            ck_assert_int_ne(record_batch_validate(w.buf, w.len, &info), RB_OK);
             w.buf[byte] ^= (uint8_t)(1 << bit);
         }
     }
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_OK);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_OK);
     kafka_writer_free(&w);
-    kafka_writer_free(&scratch);
 }
 END_TEST
 
@@ -95,37 +90,36 @@ static void recrc(struct kafka_writer *w)
 
 START_TEST(structural_faults)
 {
-    struct kafka_writer w, scratch;
+    struct kafka_writer w;
     kafka_writer_init(&w);
-    kafka_writer_init(&scratch);
     struct record_batch_info info;
 
     build_batch(&w, COMPRESSION_NONE, 3);
     /* Truncated, and too long for its length field. */
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len - 1, &scratch, &info), RB_FAULT_CORRUPT);
-    ck_assert_int_eq(record_batch_validate(w.buf, 30, &scratch, &info), RB_FAULT_CORRUPT);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len - 1, &info), RB_FAULT_CORRUPT);
+    ck_assert_int_eq(record_batch_validate(w.buf, 30, &info), RB_FAULT_CORRUPT);
     /* Wrong magic. */
     w.buf[RB_MAGIC] = 1;
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_MAGIC);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_FAULT_MAGIC);
     w.buf[RB_MAGIC] = 2;
     /* Record count lies (CRC fixed so the count check is reached). */
     be32_store(w.buf + RB_RECORDS_COUNT, 4);
     recrc(&w);
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_FAULT_INVALID);
     be32_store(w.buf + RB_RECORDS_COUNT, 3);
     /* lastOffsetDelta lies. */
     be32_store(w.buf + RB_LAST_OFFSET_DELTA, 5);
     recrc(&w);
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_FAULT_INVALID);
     be32_store(w.buf + RB_LAST_OFFSET_DELTA, 2);
     /* Unknown codec 7. */
     be16_store(w.buf + RB_ATTRIBUTES, 7);
     recrc(&w);
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_CODEC);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_FAULT_CODEC);
     /* Claims gzip but holds plain records. */
     be16_store(w.buf + RB_ATTRIBUTES, COMPRESSION_GZIP);
     recrc(&w);
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_FAULT_CORRUPT_RECORDS);
     kafka_writer_free(&w);
 
     /* Offset deltas out of order. */
@@ -135,7 +129,7 @@ START_TEST(structural_faults)
     record_write(&recs, 0, 0, (struct kafka_bytes){NULL, -1}, (struct kafka_bytes){NULL, -1});
     record_write(&recs, 0, 5, (struct kafka_bytes){NULL, -1}, (struct kafka_bytes){NULL, -1});
     ck_assert_int_eq(record_batch_build(&w, 0, 0, 0, 2, recs.buf, recs.len), 0);
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_FAULT_INVALID);
     kafka_writer_free(&w);
     kafka_writer_free(&recs);
 
@@ -145,10 +139,9 @@ START_TEST(structural_faults)
     const uint8_t bad_record[] = {0x0c, 0x00, 0x00, 0x00, 0x7e, 'a', 0x01, 0x00};
     kafka_write_raw(&recs, bad_record, sizeof(bad_record));
     ck_assert_int_eq(record_batch_build(&w, 0, 0, 0, 1, recs.buf, recs.len), 0);
-    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &scratch, &info), RB_FAULT_INVALID);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_FAULT_INVALID);
     kafka_writer_free(&w);
     kafka_writer_free(&recs);
-    kafka_writer_free(&scratch);
 }
 END_TEST
 
@@ -157,14 +150,17 @@ START_TEST(records_iterate_with_nulls_and_headers)
     /* One record: null key, value "v", one header h1=null. */
     const uint8_t rec[] = {0x16, 0x00, 0x00, 0x00, 0x01, 0x02, 'v',
                            0x02, 0x04, 'h', '1', 0x01};
-    struct kafka_reader r;
-    kafka_reader_init(&r, rec, sizeof(rec));
+    struct record_iter it;
+    ck_assert_int_eq(record_iter_open_records(&it, COMPRESSION_NONE, rec, sizeof(rec)), 0);
     struct record_view v;
-    ck_assert_int_eq(record_read(&r, &v), 0);
+    ck_assert_int_eq(record_iter_next(&it, &v), 1);
     ck_assert_int_eq(v.key.len, -1);
     ck_assert_int_eq(v.value.len, 1);
+    ck_assert_mem_eq(v.value.ptr, "v", 1);
     ck_assert_int_eq(v.headers_count, 1);
-    ck_assert_uint_eq(kafka_reader_left(&r), 0);
+    ck_assert_uint_eq(v.headers_len, 4);
+    ck_assert_int_eq(record_iter_next(&it, &v), 0);
+    record_iter_close(&it);
 }
 END_TEST
 

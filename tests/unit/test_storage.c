@@ -72,10 +72,9 @@ static void fx_done(struct fixture *fx)
 /* Appends one batch of n records with timestamps ts, ts+1, ...; returns its base. */
 static int64_t append(struct fixture *fx, int n, int64_t ts, int value_bytes)
 {
-    struct kafka_writer recs, batch, scratch;
+    struct kafka_writer recs, batch;
     kafka_writer_init(&recs);
     kafka_writer_init(&batch);
-    kafka_writer_init(&scratch);
     uint8_t value[4096];
     memset(value, 'x', sizeof(value));
     for (int i = 0; i < n; i++)
@@ -83,12 +82,11 @@ static int64_t append(struct fixture *fx, int n, int64_t ts, int value_bytes)
                      (struct kafka_bytes){value, value_bytes});
     ck_assert_int_eq(record_batch_build(&batch, 0, ts, ts + n - 1, n, recs.buf, recs.len), 0);
     struct record_batch_info info;
-    ck_assert_int_eq(record_batch_validate(batch.buf, batch.len, &scratch, &info), RB_OK);
+    ck_assert_int_eq(record_batch_validate(batch.buf, batch.len, &info), RB_OK);
     int64_t base;
     ck_assert_int_eq(storage_log_append(fx->log, batch.buf, batch.len, 0, &info, ts, &base), 0);
     kafka_writer_free(&recs);
     kafka_writer_free(&batch);
-    kafka_writer_free(&scratch);
     return base;
 }
 
