@@ -5,6 +5,7 @@
 #ifndef RILL_BROKER_API_TABLE_H
 #define RILL_BROKER_API_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,12 @@ struct api_entry {
     int16_t max_version;   /* advertised and served */
     int16_t serve_min;     /* below this, advertised only (answered UNSUPPORTED_VERSION) */
     api_handler_fn handler;
+    /* A request that may wait on other clients (a Fetch long-poll for new
+     * records, a JoinGroup or SyncGroup for the rest of the group) stops
+     * counting against queued.max.requests once its handler has parked
+     * it, as requests in Kafka's purgatory do: counting them could stall
+     * the very clients they wait for. */
+    bool waits_on_clients;
 };
 
 /* The entry for api_key, or NULL when Rill does not serve it. */

@@ -19,6 +19,7 @@
 #include "broker/producer_ids.h"
 #include "broker/topics.h"
 #include "common/clock.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/rill_error.h"
@@ -204,6 +205,7 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
     if (b->cfg.log_defaults.flush_policy == FLUSH_INTERVAL)
         broker_each_partition(b, broker_interval_flush_one, &now);
     conn_close_idle(b, now, b->cfg.connections_max_idle_ms);
+    conn_pool_tick(b, now);
     group_coordinator_tick(b->groups, now);
 }
 
@@ -220,6 +222,26 @@ static void broker_on_accept(struct evconnlistener *l, evutil_socket_t fd, struc
 {
     (void)l;
     conn_accept(arg, fd, addr, addrlen);
+}
+
+void broker_update_accepting(struct broker *b)
+{
+    size_t limit = (size_t)b->cfg.max_connections;
+    if (limit > LIMIT_CONNECTIONS)
+        limit = LIMIT_CONNECTIONS;
+    bool accept = b->nconns < limit && !b->stopping;
+    if (accept == b->accepting)
+        return;
+    for (size_t i = 0; i < b->nlisteners; i++) {
+        if (accept)
+            evconnlistener_enable(b->listeners[i]);
+        else
+            evconnlistener_disable(b->listeners[i]);
+    }
+    b->accepting = accept;
+    if (!accept && !b->stopping)
+        log_warn("broker", "%zu connections open (max.connections): new ones wait until one "
+                 "closes", b->nconns);
 }
 
 static void broker_on_accept_error(struct evconnlistener *l, void *arg)
@@ -300,6 +322,8 @@ static int broker_listen(struct broker *b)
     }
     if (b->cfg.advertised.port == 0)
         b->cfg.advertised.port = b->bound_port;
+    b->accepting = true;
+    broker_update_accepting(b);
     return RILL_OK;
 }
 
@@ -340,8 +364,11 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     b->base = event_base_new();
     if (b->base == NULL || event_base_priority_init(b->base, 2) != 0)
         return RILL_ERR_NOMEM;
-    if (strmap_init(&b->topics) != 0 || strmap_init(&b->creating) != 0)
+    if (strmap_init(&b->topics) != 0 || strmap_init(&b->creating) != 0 ||
+        strmap_init(&b->conns_per_ip) != 0)
         return RILL_ERR_NOMEM;
+    b->pool.max_bytes = b->cfg.queued_max_request_bytes;
+    b->pool.max_requests = b->cfg.queued_max_requests;
 
     char err[512] = "";
     int rc = storage_store_open((const char *const *)b->cfg.log_dir_list, b->cfg.log_dir_count,
@@ -431,6 +458,8 @@ void broker_free(struct broker *b)
     }
     if (b->creating.buckets != NULL)
         strmap_free(&b->creating);
+    if (b->conns_per_ip.buckets != NULL)
+        strmap_free(&b->conns_per_ip);
     struct event *evs[] = {b->ev_flush_pass, b->ev_storage[0], b->ev_storage[1], b->ev_retention,
                            b->ev_tick, b->ev_signals[0], b->ev_signals[1]};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)

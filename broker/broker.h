@@ -31,6 +31,34 @@ struct producer_ids;
  * and ::1); each is bound. */
 #define BROKER_MAX_LISTEN_ADDRS 4
 
+/* The budget of requests read but not yet answered, for the whole broker
+ * (queued.max.request.bytes, queued.max.requests). broker/conn.c keeps it.
+ *
+ * Invariants:
+ *   - bytes = the unparsed input buffered on every connection + the frames
+ *     of every request not yet freed; it is what reading costs, exactly;
+ *   - a connection reads only while bytes < max_bytes, at most the room
+ *     left, except the one overdraft connection, which may finish the
+ *     frame it has started past the cap: partly received frames can then
+ *     never hold the whole budget with no frame able to complete, so
+ *     bytes <= max_bytes + socket.request.max.bytes;
+ *   - requests counts the requests not yet answered, except those parked
+ *     on other clients (api_entry.waits_on_clients); frames are read and
+ *     dispatched only while requests < max_requests;
+ *   - a connection that may not read is on the waiter list (FIFO) with its
+ *     read event off, and is woken as room comes back. */
+struct request_pool {
+    int64_t max_bytes;          /* <= 0: no limit */
+    int32_t max_requests;
+    int64_t bytes;
+    int64_t peak_bytes;
+    int32_t requests;
+    struct conn *overdraft;     /* the connection finishing a frame past the cap */
+    int64_t overdraft_progress_ms; /* when the overdraft last received bytes */
+    struct conn *waiters_head, *waiters_tail;
+    size_t nwaiters;
+};
+
 struct broker {
     struct broker_config cfg;
     char cluster_id[64];
@@ -47,6 +75,9 @@ struct broker {
 
     struct conn *conns;             /* every open client connection */
     size_t nconns;
+    struct strmap conns_per_ip;     /* address -> count, as (uintptr_t) values */
+    bool accepting;                 /* listeners enabled (max.connections) */
+    struct request_pool pool;
 
     struct group_coordinator *groups;
     struct producer_ids *pids;
@@ -71,6 +102,11 @@ void broker_free(struct broker *b);
 
 /* Requests a clean shutdown from inside the loop. */
 void broker_stop(struct broker *b);
+
+/* Enables the listeners while fewer than max.connections are open and
+ * disables them at the limit, so that new connections wait in the listen
+ * backlog, as Kafka's acceptor does. */
+void broker_update_accepting(struct broker *b);
 
 /* Marks a partition as appended-to, so this loop iteration's flush pass
  * considers it (group commit across all requests of the iteration). */

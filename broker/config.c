@@ -74,7 +74,25 @@ const struct config_key broker_config_keys[] = {
     {"log.message.timestamp.type", CONFIG_STRING, CFG_OFF(log_message_timestamp_type),
      "CreateTime", 0, 0, "CreateTime or LogAppendTime (topic override: message.timestamp.type)."},
     {"connections.max.idle.ms", CONFIG_LONG, CFG_OFF(connections_max_idle_ms), "600000", 1,
-     INT64_MAX, "Idle connections are closed after this long."},
+     INT64_MAX, "A connection with no request in flight and no bytes moved for this long is "
+     "closed."},
+    {"queued.max.request.bytes", CONFIG_LONG, CFG_OFF(queued_max_request_bytes), "268435456", -1,
+     INT64_MAX, "Bytes of all requests read but not yet answered, partly received frames "
+     "included; while it is reached, reading pauses on every connection (one frame may finish "
+     "past it, so a partly received frame never waits forever). -1: no limit (Kafka's "
+     "default); otherwise at least socket.request.max.bytes."},
+    {"queued.max.requests", CONFIG_INT, CFG_OFF(queued_max_requests), "500", 1, INT32_MAX,
+     "Requests read but not yet answered, beyond those waiting on other clients (a Fetch "
+     "long-poll, a JoinGroup or SyncGroup in a rebalance); while it is reached, reading "
+     "pauses on every connection."},
+    {"max.connections", CONFIG_INT, CFG_OFF(max_connections), "2147483647", 0, INT32_MAX,
+     "Client connections; at the limit new ones wait in the listen backlog until one closes. "
+     "Rill holds at most LIMIT_CONNECTIONS (100000) whatever this says."},
+    {"max.connections.per.ip", CONFIG_INT, CFG_OFF(max_connections_per_ip), "2147483647", 0,
+     INT32_MAX, "Connections from one address; a connection past it is closed at once."},
+    {"max.connections.per.ip.overrides", CONFIG_STRING, CFG_OFF(max_connections_per_ip_overrides),
+     "", 0, 0, "Per-address limits as address:count,address:count, overriding "
+     "max.connections.per.ip."},
     {"offsets.topic.num.partitions", CONFIG_INT, CFG_OFF(offsets_topic_num_partitions), "50", 1,
      LIMIT_PARTITIONS_PER_TOPIC, "Partitions of __consumer_offsets."},
     {"offsets.topic.replication.factor", CONFIG_INT, CFG_OFF(offsets_topic_replication_factor),
@@ -508,6 +526,46 @@ static int config_parse_listener(const char *text, const char *key, struct broke
     return RILL_OK;
 }
 
+/* max.connections.per.ip.overrides: "address:count,address:count". The
+ * address is everything before the last colon (IPv6 addresses have
+ * colons of their own). */
+static int config_parse_ip_overrides(struct broker_config *cfg, char *err, size_t errlen)
+{
+    const char *text = cfg->max_connections_per_ip_overrides;
+    if (text == NULL || *text == '\0')
+        return RILL_OK;
+    size_t count = 1;
+    for (const char *p = text; *p != '\0'; p++)
+        count += *p == ',';
+    cfg->ip_overrides = calloc(count, sizeof(*cfg->ip_overrides));
+    char *copy = strdup(text);
+    if (cfg->ip_overrides == NULL || copy == NULL) {
+        free(copy);
+        return RILL_ERR_NOMEM;
+    }
+    int rc = RILL_OK;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        tok = config_trim_left(tok);
+        char *colon = strrchr(tok, ':');
+        char *end = NULL;
+        long long n = colon != NULL ? strtoll(colon + 1, &end, 10) : -1;
+        if (colon == NULL || colon == tok || end == colon + 1 || *end != '\0' || n < 0 ||
+            n > INT32_MAX || (size_t)(colon - tok) >= sizeof(cfg->ip_overrides[0].address)) {
+            config_err(err, errlen, "invalid value '%s' for max.connections.per.ip.overrides: "
+                       "expected address:count", tok);
+            rc = RILL_ERR_CONFIG;
+            break;
+        }
+        struct config_ip_override *o = &cfg->ip_overrides[cfg->ip_override_count++];
+        memcpy(o->address, tok, (size_t)(colon - tok));
+        o->address[colon - tok] = '\0';
+        o->max_connections = (int32_t)n;
+    }
+    free(copy);
+    return rc;
+}
+
 static int config_finish(struct config_loader *ld)
 {
     struct broker_config *cfg = ld->cfg;
@@ -608,6 +666,17 @@ static int config_finish(struct config_loader *ld)
                    "interval or never", cfg->log_flush_policy);
         return RILL_ERR_CONFIG;
     }
+    if (cfg->queued_max_request_bytes == 0 ||
+        (cfg->queued_max_request_bytes > 0 &&
+         cfg->queued_max_request_bytes < cfg->socket_request_max_bytes)) {
+        config_err(err, errlen, "invalid value %lld for queued.max.request.bytes: must be -1 or "
+                   "at least socket.request.max.bytes (%d)",
+                   (long long)cfg->queued_max_request_bytes, cfg->socket_request_max_bytes);
+        return RILL_ERR_CONFIG;
+    }
+    rc = config_parse_ip_overrides(cfg, err, errlen);
+    if (rc != 0)
+        return rc;
     if (cfg->group_min_session_timeout_ms > cfg->group_max_session_timeout_ms) {
         config_err(err, errlen, "invalid value %d for group.min.session.timeout.ms: above "
                    "group.max.session.timeout.ms (%d)", cfg->group_min_session_timeout_ms,
@@ -724,6 +793,7 @@ void config_free(struct broker_config *cfg)
     for (size_t i = 0; i < cfg->log_dir_count; i++)
         free(cfg->log_dir_list[i]);
     free(cfg->log_dir_list);
+    free(cfg->ip_overrides);
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -26,6 +26,11 @@ struct broker_listener {
 
 enum timestamp_type { TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME };
 
+struct config_ip_override {
+    char address[64];
+    int32_t max_connections;
+};
+
 struct broker_config {
     int32_t node_id;
     char *process_roles;
@@ -54,6 +59,11 @@ struct broker_config {
     int32_t socket_request_max_bytes;
     char *log_message_timestamp_type;
     int64_t connections_max_idle_ms;
+    int64_t queued_max_request_bytes;
+    int32_t queued_max_requests;
+    int32_t max_connections;
+    int32_t max_connections_per_ip;
+    char *max_connections_per_ip_overrides;
     int32_t offsets_topic_num_partitions;
     int32_t offsets_topic_replication_factor;
     int64_t offsets_topic_segment_bytes;
@@ -74,6 +84,8 @@ struct broker_config {
     size_t log_dir_count;
     struct storage_log_config log_defaults; /* broker-wide topic defaults */
     enum timestamp_type timestamp_type;
+    struct config_ip_override *ip_overrides; /* max.connections.per.ip.overrides */
+    size_t ip_override_count;
 };
 
 enum config_type { CONFIG_INT, CONFIG_LONG, CONFIG_BOOL, CONFIG_STRING };

@@ -14,6 +14,7 @@
 #include "broker/api_table.h"
 #include "broker/broker.h"
 #include "broker/request.h"
+#include "common/assert.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -22,6 +23,193 @@
 static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 static void conn_on_write(evutil_socket_t fd, short what, void *arg);
 static void conn_process_frames(struct conn *c);
+
+/* ---- the request pool --------------------------------------------------- */
+
+static void conn_sync_read(struct conn *c)
+{
+    bool want = !c->dead && !c->read_paused && !c->pool_waiting;
+    if (want && !c->read_armed)
+        event_add(c->ev_read, NULL);
+    else if (!want && c->read_armed)
+        event_del(c->ev_read);
+    c->read_armed = want;
+}
+
+static void pool_add(struct request_pool *pool, int64_t bytes)
+{
+    pool->bytes += bytes;
+    if (pool->bytes > pool->peak_bytes)
+        pool->peak_bytes = pool->bytes;
+}
+
+/* Bytes still to arrive for the frame c has started; 0 when none is. */
+static int64_t conn_frame_remaining(struct conn *c)
+{
+    size_t have = evbuffer_get_length(c->in);
+    if (have == 0)
+        return 0;
+    if (have < 4)
+        return (int64_t)(4 - have);
+    uint8_t prefix[4];
+    evbuffer_copyout(c->in, prefix, 4);
+    int32_t size = (int32_t)be32_load(prefix);
+    int64_t need = (int64_t)size + 4 - (int64_t)have;
+    return size >= 0 && need > 0 ? need : 0;
+}
+
+/* How many bytes c may read now; 0 when it must wait for the pool. */
+static size_t conn_read_budget(struct conn *c, int64_t now_ms)
+{
+    struct request_pool *pool = &c->broker->pool;
+    if (pool->requests >= pool->max_requests)
+        return 0;
+    if (pool->max_bytes <= 0)
+        return LIMIT_READ_CHUNK_BYTES;
+    int64_t room = pool->max_bytes - pool->bytes;
+    if (room > 0)
+        return room < LIMIT_READ_CHUNK_BYTES ? (size_t)room : LIMIT_READ_CHUNK_BYTES;
+    /* Full: only the overdraft may finish the frame it has started. */
+    if (pool->overdraft != NULL && pool->overdraft != c)
+        return 0;
+    int64_t need = conn_frame_remaining(c);
+    if (need <= 0)
+        return 0;
+    if (pool->overdraft == NULL) {
+        pool->overdraft = c;
+        pool->overdraft_progress_ms = now_ms;
+    }
+    return need < LIMIT_READ_CHUNK_BYTES ? (size_t)need : LIMIT_READ_CHUNK_BYTES;
+}
+
+static void conn_pool_wait(struct conn *c)
+{
+    struct request_pool *pool = &c->broker->pool;
+    if (c->pool_waiting || c->dead)
+        return;
+    c->pool_waiting = true;
+    c->next_waiter = NULL;
+    c->prev_waiter = pool->waiters_tail;
+    if (pool->waiters_tail != NULL)
+        pool->waiters_tail->next_waiter = c;
+    else
+        pool->waiters_head = c;
+    pool->waiters_tail = c;
+    pool->nwaiters++;
+    conn_sync_read(c);
+}
+
+static void conn_pool_unwait(struct conn *c)
+{
+    struct request_pool *pool = &c->broker->pool;
+    if (!c->pool_waiting)
+        return;
+    if (c->prev_waiter != NULL)
+        c->prev_waiter->next_waiter = c->next_waiter;
+    else
+        pool->waiters_head = c->next_waiter;
+    if (c->next_waiter != NULL)
+        c->next_waiter->prev_waiter = c->prev_waiter;
+    else
+        pool->waiters_tail = c->prev_waiter;
+    c->prev_waiter = c->next_waiter = NULL;
+    c->pool_waiting = false;
+    pool->nwaiters--;
+}
+
+/* Lets c read again and runs its read callback once, so that frames it
+ * already holds are dispatched even if no new byte arrives. */
+static void conn_pool_resume(struct conn *c)
+{
+    conn_pool_unwait(c);
+    conn_sync_read(c);
+    if (c->read_armed)
+        event_active(c->ev_read, EV_READ, 0);
+}
+
+/* Wakes as many waiters, oldest first, as the room can serve (each may
+ * read one chunk); with no room but a free overdraft, the oldest waiter
+ * that has a frame to finish. Woken connections that still cannot read
+ * queue again at the tail. */
+static void pool_wake(struct broker *b)
+{
+    struct request_pool *pool = &b->pool;
+    if (pool->waiters_head == NULL || pool->requests >= pool->max_requests)
+        return;
+    if (pool->max_bytes > 0 && pool->bytes >= pool->max_bytes) {
+        if (pool->overdraft != NULL)
+            return;
+        for (struct conn *c = pool->waiters_head; c != NULL; c = c->next_waiter) {
+            if (conn_frame_remaining(c) > 0) {
+                conn_pool_resume(c);
+                return;
+            }
+        }
+        return;
+    }
+    size_t n = pool->nwaiters;
+    if (pool->max_bytes > 0) {
+        int64_t chunks = (pool->max_bytes - pool->bytes) / LIMIT_READ_CHUNK_BYTES + 1;
+        if ((int64_t)n > chunks)
+            n = (size_t)chunks;
+    }
+    size_t slots = (size_t)(pool->max_requests - pool->requests);
+    if (n > slots)
+        n = slots;
+    while (n-- > 0 && pool->waiters_head != NULL)
+        conn_pool_resume(pool->waiters_head);
+}
+
+static void pool_overdraft_done(struct broker *b, struct conn *c)
+{
+    if (b->pool.overdraft != c)
+        return;
+    b->pool.overdraft = NULL;
+    pool_wake(b);
+}
+
+void conn_pool_release(struct broker *b, int64_t bytes, bool request)
+{
+    struct request_pool *pool = &b->pool;
+    pool->bytes -= bytes;
+    if (request)
+        pool->requests--;
+    ASSERT(pool->bytes >= 0 && pool->requests >= 0);
+    pool_wake(b);
+}
+
+void conn_pool_tick(struct broker *b, int64_t now_ms)
+{
+    struct request_pool *pool = &b->pool;
+    if (pool->overdraft != NULL &&
+        now_ms - pool->overdraft_progress_ms > LIMIT_OVERDRAFT_STALL_MS) {
+        log_debug("conn", "%s: stopped sending, the overdraft goes to another connection",
+                  pool->overdraft->peer);
+        pool->overdraft = NULL;
+    }
+    pool_wake(b);
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+static int32_t conn_ip_limit(const struct broker *b, const char *ip)
+{
+    for (size_t i = 0; i < b->cfg.ip_override_count; i++)
+        if (strcmp(b->cfg.ip_overrides[i].address, ip) == 0)
+            return b->cfg.ip_overrides[i].max_connections;
+    return b->cfg.max_connections_per_ip;
+}
+
+static void conn_ip_count(struct broker *b, const char *ip, int delta)
+{
+    size_t len = strlen(ip);
+    uintptr_t n = (uintptr_t)strmap_get(&b->conns_per_ip, ip, len);
+    n = (uintptr_t)((intptr_t)n + delta);
+    if (n == 0)
+        (void)strmap_remove(&b->conns_per_ip, ip, len);
+    else if (strmap_put(&b->conns_per_ip, ip, len, (void *)n) != 0)
+        log_warn("conn", "out of memory counting connections from %s", ip);
+}
 
 static void conn_free(struct conn *c)
 {
@@ -40,19 +228,6 @@ static void conn_free(struct conn *c)
 
 void conn_accept(struct broker *b, int fd, const struct sockaddr *addr, int addrlen)
 {
-    if (b->nconns >= LIMIT_CONNECTIONS) {
-        log_warn("conn", "connection limit (%d) reached, refusing a new one", LIMIT_CONNECTIONS);
-        close(fd);
-        return;
-    }
-    struct conn *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        close(fd);
-        return;
-    }
-    c->broker = b;
-    c->fd = fd;
-    c->last_active_ms = clock_mono_ms();
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
     if (addr->sa_family == AF_INET && addrlen >= (int)sizeof(struct sockaddr_in)) {
@@ -64,6 +239,28 @@ void conn_accept(struct broker *b, int fd, const struct sockaddr *addr, int addr
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
         port = ntohs(in6->sin6_port);
     }
+    if (b->nconns >= LIMIT_CONNECTIONS) {
+        log_warn("conn", "connection limit (%d) reached, refusing a new one", LIMIT_CONNECTIONS);
+        close(fd);
+        return;
+    }
+    int32_t ip_limit = conn_ip_limit(b, host);
+    uintptr_t from_ip = (uintptr_t)strmap_get(&b->conns_per_ip, host, strlen(host));
+    if (from_ip >= (uintptr_t)ip_limit) {
+        log_info("conn", "Rejected connection from %s, address already has the configured "
+                 "maximum of %d connections.", host, ip_limit);
+        close(fd);
+        return;
+    }
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    c->broker = b;
+    c->fd = fd;
+    c->last_active_ms = clock_mono_ms();
+    snprintf(c->ip, sizeof(c->ip), "%s", host);
     snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
 
     int one = 1;
@@ -80,12 +277,14 @@ void conn_accept(struct broker *b, int fd, const struct sockaddr *addr, int addr
     /* Answers are only ever written to the socket, which lets libevent
      * send file ranges with sendfile(2). */
     evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
-    event_add(c->ev_read, NULL);
+    conn_sync_read(c);
     c->next = b->conns;
     if (b->conns != NULL)
         b->conns->prev = c;
     b->conns = c;
     b->nconns++;
+    conn_ip_count(b, c->ip, +1);
+    broker_update_accepting(b);
     log_debug("conn", "%s connected", c->peer);
 }
 
@@ -98,7 +297,8 @@ void conn_close(struct conn *c, const char *why)
         if (!c->dead) {
             c->dead = true;
             c->dead_reason = why;
-            event_del(c->ev_read);
+            conn_pool_unwait(c);
+            conn_sync_read(c);
             event_del(c->ev_write);
         }
         return;
@@ -111,6 +311,8 @@ void conn_close(struct conn *c, const char *why)
     if (c->next != NULL)
         c->next->prev = c->prev;
     b->nconns--;
+    conn_ip_count(b, c->ip, -1);
+    conn_pool_unwait(c);
     struct request *req = c->head;
     while (req != NULL) {
         struct request *next = req->next;
@@ -122,13 +324,21 @@ void conn_close(struct conn *c, const char *why)
         req = next;
     }
     c->head = c->tail = NULL;
+    int64_t held = c->pool_bytes;
+    c->pool_bytes = 0;
+    if (b->pool.overdraft == c)
+        b->pool.overdraft = NULL;
     conn_free(c);
+    conn_pool_release(b, held, false);
+    broker_update_accepting(b);
 }
 
 void conn_close_after_flush(struct conn *c)
 {
     c->close_when_flushed = true;
 }
+
+/* ---- writing ------------------------------------------------------------ */
 
 static void conn_update_reading(struct conn *c)
 {
@@ -137,16 +347,12 @@ static void conn_update_reading(struct conn *c)
     bool too_busy = c->inflight >= LIMIT_INFLIGHT_PER_CONNECTION ||
                     evbuffer_get_length(c->out) >= LIMIT_OUTPUT_BYTES_PER_CONNECTION ||
                     c->close_when_flushed;
-    if (too_busy && !c->read_paused) {
-        event_del(c->ev_read);
-        c->read_paused = true;
-    } else if (!too_busy && c->read_paused) {
-        c->read_paused = false;
-        event_add(c->ev_read, NULL);
-        /* Frames that arrived before the pause are already buffered. */
-        if (!c->dispatching && evbuffer_get_length(c->in) >= 4)
-            conn_process_frames(c);
-    }
+    bool was_paused = c->read_paused;
+    c->read_paused = too_busy;
+    conn_sync_read(c);
+    /* Frames that arrived before the pause are already buffered. */
+    if (was_paused && !too_busy && !c->dispatching && evbuffer_get_length(c->in) >= 4)
+        conn_process_frames(c);
 }
 
 /* Moves one finished answer into the output buffer, with file ranges. */
@@ -219,6 +425,8 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
     conn_flush(c);
 }
 
+/* ---- reading ------------------------------------------------------------ */
+
 /* Answers an ApiVersions request whose version is too new: error 35 with a
  * v0 body holding only our ApiVersions range, header v0 (KIP-511). The
  * client retries with a version we have. */
@@ -244,8 +452,16 @@ static void conn_api_versions_fallback(struct request *req)
     request_done(req);
 }
 
-/* Decodes and dispatches one frame. Returns -1 when the connection must be
- * closed (the frame cannot be understood). */
+/* Frees a frame that no request took, giving its bytes back. */
+static void conn_drop_frame(struct conn *c, uint8_t *frame, size_t len)
+{
+    free(frame);
+    conn_pool_release(c->broker, (int64_t)len, false);
+}
+
+/* Decodes and dispatches one frame (whose len bytes the pool counts; they
+ * pass to the request). Returns -1 when the connection must be closed (the
+ * frame cannot be understood). */
 static int conn_dispatch(struct conn *c, uint8_t *frame, size_t len)
 {
     struct kafka_reader r;
@@ -253,14 +469,14 @@ static int conn_dispatch(struct conn *c, uint8_t *frame, size_t len)
     struct kafka_request_header h;
     if (kafka_decode_request_header_prefix(&r, &h) != 0) {
         log_warn("conn", "%s: request shorter than a header (%zu bytes)", c->peer, len);
-        free(frame);
+        conn_drop_frame(c, frame, len);
         return -1;
     }
     const struct api_entry *api = api_table_find(h.api_key);
     const struct kafka_message_desc *msg = kafka_message_find(h.api_key);
     if (api == NULL || msg == NULL) {
         log_warn("conn", "%s: unknown API key %d, closing", c->peer, h.api_key);
-        free(frame);
+        conn_drop_frame(c, frame, len);
         return -1;
     }
     bool too_new_api_versions = h.api_key == KAFKA_API_API_VERSIONS &&
@@ -269,19 +485,19 @@ static int conn_dispatch(struct conn *c, uint8_t *frame, size_t len)
         (h.api_version < api->min_version || h.api_version > api->max_version)) {
         log_warn("conn", "%s: %s v%d is not supported (%d..%d), closing", c->peer, api->name,
                  h.api_version, api->min_version, api->max_version);
-        free(frame);
+        conn_drop_frame(c, frame, len);
         return -1;
     }
     int header_version = kafka_request_header_version(msg, h.api_version);
     if (kafka_decode_request_header_rest(&r, header_version, &h) != 0) {
         log_warn("conn", "%s: malformed %s request header, closing", c->peer, api->name);
-        free(frame);
+        conn_drop_frame(c, frame, len);
         return -1;
     }
 
     struct request *req = calloc(1, sizeof(*req));
     if (req == NULL) {
-        free(frame);
+        conn_drop_frame(c, frame, len);
         return -1;
     }
     req->broker = c->broker;
@@ -293,6 +509,9 @@ static int conn_dispatch(struct conn *c, uint8_t *frame, size_t len)
     req->flexible = kafka_is_flexible(msg, h.api_version);
     req->frame = frame;
     req->frame_len = len;
+    req->pool_bytes = (int64_t)len;
+    req->counted = true;
+    c->broker->pool.requests++;
     req->received_ms = clock_mono_ms();
     arena_init(&req->arena);
     kafka_writer_init(&req->out);
@@ -321,6 +540,13 @@ static int conn_dispatch(struct conn *c, uint8_t *frame, size_t len)
         req->no_response = true;
         return -1;
     }
+    /* Kafka parses a request and ignores what follows its body; so does
+     * Rill, but it says so once per connection. */
+    if (kafka_reader_left(&r) > 0 && !c->warned_trailing) {
+        log_warn("conn", "%s: %s v%d request has %zu bytes after its body (ignored, as Kafka "
+                 "does)", c->peer, api->name, req->version, kafka_reader_left(&r));
+        c->warned_trailing = true;
+    }
     log_debug("conn", "%s: %s v%d correlation %d client %.*s", c->peer, api->name, req->version,
               h.correlation_id, h.client_id.len, h.client_id.ptr);
     api->handler(req);
@@ -346,6 +572,10 @@ static void conn_process_frames(struct conn *c)
         }
         if (have < (size_t)size + 4)
             break;
+        if (b->pool.requests >= b->pool.max_requests) {
+            conn_pool_wait(c); /* queued.max.requests: the frame waits, buffered */
+            break;
+        }
         uint8_t *frame = malloc((size_t)size);
         if (frame == NULL) {
             conn_close(c, "out of memory");
@@ -353,6 +583,10 @@ static void conn_process_frames(struct conn *c)
         }
         evbuffer_drain(c->in, 4);
         evbuffer_remove(c->in, frame, (size_t)size);
+        /* The frame's bytes pass from the connection to the request; the
+         * size prefix goes back to the pool. */
+        c->pool_bytes -= (int64_t)size + 4;
+        b->pool.bytes -= 4;
         if (conn_dispatch(c, frame, (size_t)size) != 0) {
             conn_close(c, "bad request");
             break;
@@ -361,27 +595,46 @@ static void conn_process_frames(struct conn *c)
             conn_update_reading(c);
     }
     c->dispatching = false;
-    if (c->dead)
+    if (c->dead) {
         conn_close(c, c->dead_reason);
+        return;
+    }
+    if (b->pool.overdraft == c && conn_frame_remaining(c) == 0)
+        pool_overdraft_done(b, c);
 }
 
 static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     struct conn *c = arg;
-    c->last_active_ms = clock_mono_ms();
-    /* Read at most a little more than one maximum frame's worth before
-     * parsing, so a huge announced size is refused before it is buffered. */
-    int n = evbuffer_read(c->in, fd, 256 * 1024);
+    struct broker *b = c->broker;
+    int64_t now = clock_mono_ms();
+    size_t budget = conn_read_budget(c, now);
+    if (budget == 0) {
+        /* Wait for room; frames already complete may still go out if
+         * only the byte budget is exhausted (closing c is safe here). */
+        conn_pool_wait(c);
+        conn_process_frames(c);
+        return;
+    }
+    c->last_active_ms = now;
+    /* At most a chunk (and never past the pool's room) before parsing, so
+     * a huge announced size is refused before it is buffered. */
+    int n = evbuffer_read(c->in, fd, (int)budget);
     if (n == 0) {
         conn_close(c, "peer closed");
         return;
     }
     if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            conn_close(c, strerror(errno));
             return;
-        conn_close(c, strerror(errno));
-        return;
+        }
+    } else {
+        c->pool_bytes += n;
+        pool_add(&b->pool, n);
+        if (b->pool.overdraft == c)
+            b->pool.overdraft_progress_ms = now;
     }
     /* A conn may be closed inside; keep no pointer to it afterwards. */
     conn_process_frames(c);

@@ -538,6 +538,7 @@ static void group_join_as(struct group *g, struct request *req, struct group_mem
             return;
         }
         m->join_req = req;
+        request_park(req);
         if (g->initial_delay) {
             /* Another arrival: wait one more delay, up to the limit. */
             int64_t next = now_ms + lim->initial_rebalance_delay_ms;
@@ -568,6 +569,7 @@ static void group_join_as(struct group *g, struct request *req, struct group_mem
         return;
     }
     m->join_req = req;
+    request_park(req);
     group_prepare_rebalance(g, lim, now_ms, wall_ms);
     group_maybe_complete_join(g, now_ms, wall_ms);
 }
@@ -608,6 +610,7 @@ void group_join(struct group *g, struct request *req, const struct group_limits 
                     return;
                 }
                 m->join_req = req;
+                request_park(req);
                 if (g->state != GROUP_PREPARING_REBALANCE)
                     group_prepare_rebalance(g, lim, now_ms, wall_ms);
                 else if (g->initial_delay) {
@@ -688,6 +691,7 @@ void group_join(struct group *g, struct request *req, const struct group_limits 
         return;
     }
     m->join_req = req;
+    request_park(req);
     if (g->state == GROUP_PREPARING_REBALANCE) {
         if (g->initial_delay) {
             int64_t next = now_ms + lim->initial_rebalance_delay_ms;
@@ -746,6 +750,7 @@ void group_sync(struct group *g, struct request *req, int64_t now_ms)
         sync_answer(old, g, KAFKA_ERR_REBALANCE_IN_PROGRESS, NULL, 0);
     }
     m->sync_req = req;
+    request_park(req);
     if (strcmp(m->member_id, g->leader_id) != 0 || g->storing)
         return;
     /* The leader's assignment: keep each member's part (nothing for members

@@ -245,8 +245,10 @@ static void fetch_evaluate(struct fetch_state *st)
                 evtimer_add(st->timer, &tv);
             }
         }
-        if (st->timer != NULL)
+        if (st->timer != NULL) {
+            request_park(req);
             return;
+        }
     }
     fetch_stop_waiting(st);
     req->response = resp;

@@ -6,6 +6,7 @@
 
 #include "broker/api_table.h"
 #include "broker/conn.h"
+#include "common/assert.h"
 #include "common/log.h"
 
 void *request_response(struct request *req)
@@ -46,10 +47,21 @@ struct records_file *request_records_file(struct request *req, int fd, int64_t p
     return rf;
 }
 
+void request_park(struct request *req)
+{
+    ASSERT(req->api->waits_on_clients);
+    if (!req->counted)
+        return;
+    req->counted = false;
+    conn_pool_release(req->broker, 0, true);
+}
+
 void request_free(struct request *req)
 {
     if (req == NULL)
         return;
+    if (req->pool_bytes > 0 || req->counted)
+        conn_pool_release(req->broker, req->pool_bytes, req->counted);
     /* File descriptors of answers that were never sent. */
     for (size_t i = 0; i < req->out.nsplices; i++) {
         struct records_file *rf = req->out.splices[i].ext;

@@ -47,6 +47,8 @@ struct request {
     bool no_response;              /* acks=0: nothing is sent */
     struct kafka_writer out;       /* size prefix + header + body */
     int64_t received_ms;           /* monotonic */
+    int64_t pool_bytes;            /* frame bytes counted in the broker's request pool */
+    bool counted;                  /* counts against queued.max.requests */
     void *handler_state;           /* for handlers that wait */
 };
 
@@ -66,6 +68,10 @@ void request_done(struct request *req);
  * close set, the connection is closed once earlier answers are sent: how
  * Kafka tells an acks=0 producer that something failed. */
 void request_drop(struct request *req, bool close);
+
+/* Called by a handler that leaves req waiting on other clients (its API
+ * has waits_on_clients): req stops counting against queued.max.requests. */
+void request_park(struct request *req);
 
 /* Wraps fd (ownership passes to the request) for a records field. */
 struct records_file *request_records_file(struct request *req, int fd, int64_t position);

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ARENA_CHUNK_BYTES = 16384 };
+/* Chunks start small (most requests need a few hundred bytes) and double
+ * up to the largest, so a request costs memory in proportion to its size. */
+enum { ARENA_FIRST_CHUNK_BYTES = 2048, ARENA_CHUNK_BYTES_MAX = 65536 };
 
 struct arena_chunk {
     struct arena_chunk *next;
@@ -19,6 +21,7 @@ void arena_init(struct arena *arena)
 {
     arena->head = NULL;
     arena->used_bytes = 0;
+    arena->next_chunk_bytes = ARENA_FIRST_CHUNK_BYTES;
 }
 
 void *arena_alloc(struct arena *arena, size_t size)
@@ -28,7 +31,8 @@ void *arena_alloc(struct arena *arena, size_t size)
         return NULL;
     struct arena_chunk *chunk = arena->head;
     if (chunk == NULL || chunk->size - chunk->used < aligned) {
-        size_t data_size = aligned > ARENA_CHUNK_BYTES ? aligned : ARENA_CHUNK_BYTES;
+        size_t step = arena->next_chunk_bytes ? arena->next_chunk_bytes : ARENA_FIRST_CHUNK_BYTES;
+        size_t data_size = aligned > step ? aligned : step;
         if (data_size > SIZE_MAX - sizeof(*chunk))
             return NULL;
         chunk = malloc(sizeof(*chunk) + data_size);
@@ -38,12 +42,14 @@ void *arena_alloc(struct arena *arena, size_t size)
         chunk->used = 0;
         /* A large one-off allocation goes behind the current chunk so the
          * space left in the current chunk stays usable. */
-        if (aligned > ARENA_CHUNK_BYTES && arena->head != NULL) {
+        if (aligned > step && arena->head != NULL) {
             chunk->next = arena->head->next;
             arena->head->next = chunk;
         } else {
             chunk->next = arena->head;
             arena->head = chunk;
+            if (step < ARENA_CHUNK_BYTES_MAX)
+                arena->next_chunk_bytes = step * 2;
         }
     }
     void *p = chunk->data + chunk->used;
@@ -88,4 +94,5 @@ void arena_free(struct arena *arena)
     }
     arena->head = NULL;
     arena->used_bytes = 0;
+    arena->next_chunk_bytes = ARENA_FIRST_CHUNK_BYTES;
 }

@@ -12,7 +12,8 @@ struct arena_chunk;
 
 struct arena {
     struct arena_chunk *head;
-    size_t used_bytes; /* total handed out, for limits and tests */
+    size_t used_bytes;       /* total handed out, for limits and tests */
+    size_t next_chunk_bytes; /* size of the next ordinary chunk */
 };
 
 void arena_init(struct arena *arena);

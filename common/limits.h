@@ -27,9 +27,20 @@
  * reading more requests from it (back-pressure for slow readers). */
 #define LIMIT_OUTPUT_BYTES_PER_CONNECTION (64u << 20)
 
-/* Open client connections. Each costs buffers; beyond this, accept() is
- * answered by closing the new socket. */
-#define LIMIT_CONNECTIONS 10000
+/* Open client connections, whatever max.connections says: each costs a
+ * descriptor and about a kilobyte of buffers and events (what it has read
+ * is counted in queued.max.request.bytes). */
+#define LIMIT_CONNECTIONS 100000
+
+/* Bytes read from one socket at a time (and never past the request pool's
+ * room): large enough to take a pipelined burst in one call, small enough
+ * that a huge announced frame size is refused before much is buffered. */
+#define LIMIT_READ_CHUNK_BYTES (256u << 10)
+
+/* A connection holding the request pool's overdraft (broker.h) that has
+ * received nothing for this long gives it up, so that one slow sender
+ * cannot hold back the frames of everyone else when the pool is full. */
+#define LIMIT_OVERDRAFT_STALL_MS 500
 
 /* Elements in any array of a decoded request. A real request never comes
  * near this; it bounds the memory a hostile frame can make us allocate

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_isSkippableFrame */
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -194,9 +195,26 @@ static int comp_snappy_read(struct compression_stream *s, uint8_t *dst, size_t c
 
 /* ---- lz4 -------------------------------------------------------------- */
 
+/* The LZ4 frame header: magic (little-endian), then the FLG byte. */
+enum {
+    LZ4_FRAME_MAGIC = 0x184D2204,
+    LZ4_FLG_BLOCK_INDEPENDENT = 0x20,
+    LZ4_FLG_DICT_ID = 0x01,
+    LZ4_FRAME_HEADER_MIN = 7, /* magic, FLG, BD, header checksum */
+};
+
 static int comp_lz4_open(struct compression_stream *s)
 {
-    if (s->in_len == 0)
+    /* Kafka's Java reader takes a plain frame only: not a skippable one,
+     * not linked blocks ("Dependent block stream is unsupported"), no
+     * dictionary id. LZ4F checks the rest (version, block size, header
+     * and content checksums, content size). */
+    if (s->in_len < LZ4_FRAME_HEADER_MIN)
+        return RILL_ERR_CORRUPT;
+    uint32_t magic = (uint32_t)s->in[0] | (uint32_t)s->in[1] << 8 | (uint32_t)s->in[2] << 16 |
+                     (uint32_t)s->in[3] << 24;
+    uint8_t flg = s->in[4];
+    if (magic != LZ4_FRAME_MAGIC || !(flg & LZ4_FLG_BLOCK_INDEPENDENT) || (flg & LZ4_FLG_DICT_ID))
         return RILL_ERR_CORRUPT;
     if (LZ4F_isError(LZ4F_createDecompressionContext(&s->u.lz4, LZ4F_VERSION)))
         return RILL_ERR_NOMEM;
@@ -248,13 +266,16 @@ static int comp_zstd_read(struct compression_stream *s, uint8_t *dst, size_t cap
     ZSTD_outBuffer out = {dst, cap, 0};
     while (out.pos < out.size) {
         if (!s->u.zstd.in_frame) {
-            if (s->in_pos == s->in_len) {
-                if (!s->u.zstd.any_frame)
-                    return RILL_ERR_CORRUPT;
+            if (s->in_pos == s->in_len && s->u.zstd.any_frame) {
                 s->done = true;
                 break;
             }
-            /* A skippable frame reports 0 and produces nothing. */
+            /* Every producer writes one frame, and kafka-python reads only
+             * the first: a second frame, a skippable one or trailing
+             * bytes would be records lost to it. */
+            if (s->u.zstd.any_frame ||
+                ZSTD_isSkippableFrame(s->in + s->in_pos, s->in_len - s->in_pos))
+                return RILL_ERR_CORRUPT;
             unsigned long long size =
                 ZSTD_getFrameContentSize(s->in + s->in_pos, s->in_len - s->in_pos);
             if (size == ZSTD_CONTENTSIZE_ERROR)

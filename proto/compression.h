@@ -12,11 +12,13 @@
  *           and no more than snappy can expand its input; or the xerial
  *           stream: the 16-byte v1 header, then chunks of a 4-byte length
  *           and one raw block each, nothing left over;
- *   lz4     one LZ4 frame (checksums and the declared content size
- *           checked), nothing after it;
- *   zstd    one or more frames, each frame's declared content size checked
- *           against what it really produces (librdkafka sizes its buffer
- *           from it), checksums checked, window at most 2^27 bytes.
+ *   lz4     one LZ4 frame of independent blocks without a dictionary id
+ *           (Kafka's Java reader refuses the others), checksums and the
+ *           declared content size checked, nothing after it;
+ *   zstd    exactly one frame, not a skippable one (kafka-python reads
+ *           only the first), its declared content size checked against
+ *           what it really produces (librdkafka sizes its buffer from it),
+ *           its checksum checked, window at most 2^27 bytes.
  * Empty or degenerate input is corrupt, never undefined behaviour.
  *
  * A compression_stream inflates into the caller's bounded buffer, so the

@@ -199,17 +199,49 @@ static size_t codec_elem_size(enum kafka_type type, const struct kafka_struct_de
     }
 }
 
-/* The fewest wire bytes one array element can take; bounds hostile counts. */
-static size_t codec_elem_min_wire(enum kafka_type type, bool flexible)
+static size_t codec_struct_min_wire(const struct kafka_struct_desc *desc, int16_t version,
+                                    bool flexible, int depth);
+
+/* The fewest wire bytes a value of this type can take in this version: an
+ * array count is checked against it, so that decoding allocates in
+ * proportion to the bytes really present. */
+static size_t codec_min_wire(enum kafka_type type, const struct kafka_struct_desc *child,
+                             int16_t version, bool flexible, int depth)
 {
     switch (type) {
     case KT_STRING:
         return flexible ? 1 : 2;
+    case KT_BYTES:
+    case KT_RECORDS:
+    case KT_ARRAY:
+        return flexible ? 1 : 4;
     case KT_STRUCT:
-        return 1; /* see LIMIT_ARRAY_ELEMENTS: empty structs do not occur */
+        return codec_struct_min_wire(child, version, flexible, depth + 1);
     default:
         return codec_elem_size(type, NULL);
     }
+}
+
+static size_t codec_struct_min_wire(const struct kafka_struct_desc *desc, int16_t version,
+                                    bool flexible, int depth)
+{
+    if (depth > LIMIT_SCHEMA_DEPTH)
+        return 1;
+    size_t n = flexible ? 1 : 0; /* the tag section's count */
+    for (uint16_t i = 0; i < desc->nfields; i++) {
+        const struct kafka_field_desc *f = &desc->fields[i];
+        if (!codec_in(version, f->ver_min, f->ver_max) ||
+            (flexible && f->tag >= 0 && codec_in(version, f->tag_min, f->tag_max)))
+            continue;
+        n += codec_min_wire(f->type, f->child, version, flexible, depth);
+    }
+    return n;
+}
+
+size_t kafka_min_wire_bytes(const struct kafka_field_desc *array, int16_t version, bool flexible)
+{
+    size_t n = codec_min_wire(array->elem_type, array->child, version, flexible, 0);
+    return n > 0 ? n : 1;
 }
 
 static int codec_decode_value(const struct kafka_field_desc *f, enum kafka_type type,
@@ -266,7 +298,7 @@ static int codec_decode_value(const struct kafka_field_desc *f, enum kafka_type 
         return codec_decode_struct(f->child, version, flexible, r, arena, p, depth + 1);
     case KT_ARRAY: {
         int32_t n = kafka_read_array_len(r, flexible, nullable,
-                                         codec_elem_min_wire(f->elem_type, flexible));
+                                         kafka_min_wire_bytes(f, version, flexible));
         if (r->err)
             return RILL_ERR_PARSE;
         struct kafka_array_any a = {n, NULL};

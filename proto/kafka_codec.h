@@ -32,6 +32,12 @@ int kafka_decode(const struct kafka_struct_desc *desc, int16_t version, bool fle
 int kafka_encode(const struct kafka_struct_desc *desc, int16_t version, bool flexible,
                  const void *in, struct kafka_writer *w);
 
+/* The fewest bytes one element of the array field can take on the wire in
+ * this version (at least 1). Decoding refuses a count that the bytes left
+ * could not hold, so what it allocates for an array is at most its
+ * element's C size over this, times the frame's length. */
+size_t kafka_min_wire_bytes(const struct kafka_field_desc *array, int16_t version, bool flexible);
+
 /* Sets every field of out (desc->size bytes) to its schema default: -1 for
  * fields whose default is -1, null for nullable strings defaulting to null,
  * empty arrays, zero UUIDs. */
