@@ -48,7 +48,8 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 
 .SECONDARY:
 
-.PHONY: all run test unit compat-debian compat bench bootstrap check-source docs clean
+.PHONY: all run test unit compat-debian compat bench bootstrap check-source docs clean \
+        fuzz fuzz-build fuzz-smoke fuzz-seeds
 
 all: $(BIN)
 
@@ -91,8 +92,15 @@ unit: $(UNIT_BIN)
 compat-debian: $(BIN)
 	RILL_BIN=$(abspath $(BIN)) $(SANENV) /usr/bin/python3 tests/run.py
 
+# The sanitized pass skips the fuzz smoke run: the fuzz build is always
+# sanitized, so once per CI run is enough.
+ifeq ($(SAN),1)
 test: bootstrap check-source
 	$(MAKE) all unit compat-debian
+else
+test: bootstrap check-source
+	$(MAKE) all unit fuzz-smoke compat-debian
+endif
 
 run: bootstrap
 	$(MAKE) all
@@ -115,6 +123,61 @@ bench: bootstrap
 	$(MAKE) all $(LOADGEN)
 	RILL_LOADGEN=$(LOADGEN) RILL_BIN=$(abspath $(BIN)) scripts/bench/run
 
+# Coverage-guided fuzzing: libFuzzer harnesses (tests/fuzz/fuzz_*.c) over
+# the decoders of hostile input, built with Debian's clang under ASan and
+# UBSan (fatal on any report). `make test` replays every committed corpus
+# and regression input and fuzzes each harness briefly; `make fuzz
+# SECONDS=600` fuzzes each harness that long. scripts/fuzz runs them.
+FUZZ_CC      := clang
+FUZZ_BUILD   := build/fuzz
+FUZZ_GEN     := $(FUZZ_BUILD)/gen
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+                -I. -I$(FUZZ_GEN) -MMD -MP -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_LIBS    := -lzstd -llz4 -lz -lsnappy -lprotobuf-c
+FUZZ_LIB_SRC := $(COMMON_SRC) $(PROTOC_SRC) $(META_SRC) broker/group_records.c
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC)) \
+                $(FUZZ_BUILD)/obj/gen/proto/metadata.pb-c.o
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/bin/fuzz_%,$(FUZZ_NAMES))
+SECONDS      ?= 600
+
+$(FUZZ_GEN)/proto/%.pb-c.c $(FUZZ_GEN)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(FUZZ_GEN)/proto
+	protoc-c --c_out=$(FUZZ_GEN) $<
+
+$(FUZZ_BUILD)/obj/gen/proto/%.pb-c.o: $(FUZZ_GEN)/proto/%.pb-c.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -Werror,$(FUZZ_CFLAGS)) -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_GEN)/proto/metadata.pb-c.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/bin/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
+fuzz-build: bootstrap
+	$(MAKE) $(FUZZ_BINS)
+
+fuzz-smoke: fuzz-build
+	scripts/fuzz --seconds 8 $(FUZZ_NAMES)
+
+fuzz: fuzz-build
+	scripts/fuzz --seconds $(SECONDS) $(FUZZ_NAMES)
+
+# Regenerates the committed seed corpora and regression inputs with the
+# project's own encoders (tests/fuzz/seeds.c).
+FUZZ_SEEDS := $(BUILD)/bin/fuzz-seeds
+$(FUZZ_SEEDS): $(BUILD)/obj/tests/fuzz/seeds.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-seeds: $(FUZZ_SEEDS)
+	rm -rf tests/fuzz/corpus
+	$(SANENV) $(FUZZ_SEEDS) tests/fuzz
+
 # The configuration reference, generated from the configuration table.
 docs: $(BIN)
 	@mkdir -p docs
@@ -123,4 +186,4 @@ docs: $(BIN)
 clean:
 	rm -rf build bin
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

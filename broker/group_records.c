@@ -117,7 +117,9 @@ int group_record_read_group_value(const uint8_t *data, size_t len, struct group_
     v->protocol = kafka_read_str(&r, false, true);
     v->leader = kafka_read_str(&r, false, true);
     v->state_timestamp = kafka_read_i64(&r);
-    v->nmembers = kafka_read_array_len(&r, false, false, 28);
+    /* A member is at least four empty strings, two int32 and two null
+     * byte fields: 24 bytes. */
+    v->nmembers = kafka_read_array_len(&r, false, false, 24);
     v->members = NULL;
     if (r.err)
         return RILL_ERR_PARSE;

@@ -47,6 +47,16 @@
  * (each element also needs at least one byte of input, checked first). */
 #define LIMIT_ARRAY_ELEMENTS 1000000
 
+/* Arena bytes a decoded request may take per byte of its frame. Every
+ * array count is checked against the bytes left times its element's
+ * fewest wire bytes (proto/kafka_codec.h), so what an array costs is its
+ * element's C size over that, at most 18.7 in any schema (OffsetFetch v8
+ * groups: 56 bytes for 3), plus 8 bytes of alignment per allocation, and
+ * every allocation takes at least one frame byte. The codec unit test
+ * computes the ratio for every schema and version; the request fuzzer
+ * checks the bound on every input. */
+#define LIMIT_DECODE_BYTES_PER_FRAME_BYTE 32
+
 /* Nesting of structs in a schema; the generated schemas are at most 4 deep. */
 #define LIMIT_SCHEMA_DEPTH 16
 

@@ -28,7 +28,7 @@ struct kafka_reader {
 static inline void kafka_reader_init(struct kafka_reader *r, const void *data, size_t len)
 {
     r->p = data;
-    r->end = r->p + len;
+    r->end = len > 0 ? r->p + len : r->p; /* no arithmetic on a NULL empty view */
     r->err = 0;
 }
 
