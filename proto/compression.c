@@ -507,11 +507,15 @@ static int comp_snappy_deflate(const uint8_t *in, size_t in_len, struct kafka_wr
 
 static int comp_lz4_deflate(const uint8_t *in, size_t in_len, struct kafka_writer *out)
 {
-    size_t bound = LZ4F_compressFrameBound(in_len, NULL);
+    /* Independent blocks: Kafka's Java reader refuses linked ones. */
+    LZ4F_preferences_t prefs;
+    memset(&prefs, 0, sizeof(prefs));
+    prefs.frameInfo.blockMode = LZ4F_blockIndependent;
+    size_t bound = LZ4F_compressFrameBound(in_len, &prefs);
     uint8_t *dst = kafka_writer_reserve(out, bound);
     if (dst == NULL)
         return RILL_ERR_NOMEM;
-    size_t n = LZ4F_compressFrame(dst, bound, in, in_len, NULL);
+    size_t n = LZ4F_compressFrame(dst, bound, in, in_len, &prefs);
     if (LZ4F_isError(n))
         return RILL_ERR_IO;
     out->len -= bound - n;
