@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "broker/broker.h"
+#include "common/assert.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rill_error.h"
@@ -44,6 +45,9 @@ static void partition_advance_hw(struct partition *p, int64_t hw)
 {
     if (hw <= p->high_watermark)
         return;
+    /* Consumers see everything below the high watermark: past the log
+     * end it would show them offsets that hold nothing. */
+    ASSERT(hw <= storage_log_end_offset(p->log));
     p->high_watermark = hw;
     partition_complete_waiters(p);
     partition_notify_watches(p);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/assert.h"
 #include "common/checked.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -220,7 +221,12 @@ int storage_log_append(struct storage_log *log, uint8_t *batch, size_t len,
 
     int64_t base = log->log_end_offset;
     int64_t position = active->size_bytes;
+    ASSERT(info->last_offset_delta >= 0 && info->records_count > 0);
     record_batch_stamp(batch, base, leader_epoch);
+    /* Stamping touches only bytes outside the CRC: a batch the broker
+     * stamped must still check, or what goes to disk is not what the
+     * producer sent. */
+    ASSERT(record_batch_check_crc(batch, len) == RB_OK);
     int rc = log_write_all(active->fd, batch, len, position);
     if (rc != 0) {
         /* Cut whatever part of the batch reached the file: a partial batch
@@ -255,7 +261,9 @@ int storage_log_append(struct storage_log *log, uint8_t *batch, size_t len,
         log->bytes_since_index = 0;
     }
     log->bytes_since_index += (int64_t)len;
-    log->log_end_offset = base + info->last_offset_delta + 1;
+    int64_t end = base + info->last_offset_delta + 1;
+    ASSERT(end > log->log_end_offset); /* offsets never go backwards */
+    log->log_end_offset = end;
     log->unflushed_messages += info->records_count;
     *base_offset = base;
     return RILL_OK;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "common/limits.h"
 #include "proto/kafka_codec.h"
 #include "tests/unit/unit.h"
 
@@ -421,6 +422,89 @@ START_TEST(hostile_array_counts_are_refused_before_allocating)
 }
 END_TEST
 
+static size_t elem_c_size(const struct kafka_field_desc *f)
+{
+    switch (f->elem_type) {
+    case KT_BOOL:
+    case KT_INT8:
+        return 1;
+    case KT_INT16:
+    case KT_UINT16:
+        return 2;
+    case KT_INT32:
+    case KT_UINT32:
+        return 4;
+    case KT_INT64:
+    case KT_FLOAT64:
+        return 8;
+    case KT_UUID:
+        return sizeof(struct kafka_uuid);
+    case KT_STRING:
+        return sizeof(struct kafka_str);
+    case KT_STRUCT:
+        return f->child->size;
+    default:
+        return 0;
+    }
+}
+
+static void worst_ratio(const struct kafka_struct_desc *d, int16_t v, bool flexible,
+                        double *worst)
+{
+    for (uint16_t i = 0; i < d->nfields; i++) {
+        const struct kafka_field_desc *f = &d->fields[i];
+        if (v < f->ver_min || v > f->ver_max)
+            continue;
+        if (f->type == KT_ARRAY) {
+            double ratio = (double)elem_c_size(f) / (double)kafka_min_wire_bytes(f, v, flexible);
+            if (ratio > *worst)
+                *worst = ratio;
+        }
+        if (f->child != NULL)
+            worst_ratio(f->child, v, flexible, worst);
+    }
+}
+
+START_TEST(decoding_allocates_in_proportion_to_the_frame)
+{
+    /* Over every request schema and version, an array element's C size
+     * over its fewest wire bytes leaves room for 8 bytes of alignment per
+     * allocation inside LIMIT_DECODE_BYTES_PER_FRAME_BYTE. */
+    double worst = 0;
+    for (size_t i = 0; i < kafka_messages_count; i++) {
+        const struct kafka_message_desc *m = &kafka_messages[i];
+        for (int16_t v = m->valid_min; v <= m->valid_max; v++)
+            worst_ratio(m->request, v, kafka_is_flexible(m, v), &worst);
+    }
+    ck_assert_double_gt(worst, 1);
+    ck_assert_double_le(worst + 8, LIMIT_DECODE_BYTES_PER_FRAME_BYTE);
+
+    /* Produce v3 topics take at least 6 bytes each (name, partitions
+     * count): 100 of them cannot fit in 150 bytes, though 100 single bytes
+     * would. */
+    uint8_t frame[12 + 150];
+    memset(frame, 0, sizeof(frame));
+    const uint8_t head[] = {0xff, 0xff, 0x00, 0x01, 0x00, 0x00, 0x75, 0x30, 0x00, 0x00, 0x00, 100};
+    memcpy(frame, head, sizeof(head));
+    const struct kafka_message_desc *m = kafka_message_find(KAFKA_API_PRODUCE);
+    struct arena arena;
+    arena_init(&arena);
+    void *body = arena_alloc(&arena, m->request->size);
+    size_t before = arena.used_bytes;
+    struct kafka_reader r;
+    kafka_reader_init(&r, frame, sizeof(frame));
+    ck_assert_int_ne(kafka_decode(m->request, 3, false, &r, &arena, body), 0);
+    ck_assert_uint_eq(arena.used_bytes, before);
+    /* 25 of them fit (all empty names and no partitions). */
+    frame[11] = 25;
+    kafka_reader_init(&r, frame, 12 + 25 * 6);
+    ck_assert_int_eq(kafka_decode(m->request, 3, false, &r, &arena, body), 0);
+    ck_assert_uint_le(arena.used_bytes - before,
+                      (size_t)LIMIT_DECODE_BYTES_PER_FRAME_BYTE * (12 + 25 * 6));
+    arena_free(&arena);
+}
+END_TEST
+
 Suite *suite_codec(void)
 {
     Suite *s = suite_create("codec");
@@ -434,6 +518,7 @@ Suite *suite_codec(void)
     tcase_add_test(tc, metadata_topics_null_versus_empty);
     tcase_add_test(tc, tagged_fields_written_and_skipped);
     tcase_add_test(tc, hostile_array_counts_are_refused_before_allocating);
+    tcase_add_test(tc, decoding_allocates_in_proportion_to_the_frame);
     suite_add_tcase(s, tc);
     return s;
 }

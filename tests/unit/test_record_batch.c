@@ -1,5 +1,6 @@
 /* Record batches v2: building, validating, stamping, and every way a batch
  * can be wrong. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -164,6 +165,100 @@ START_TEST(records_iterate_with_nulls_and_headers)
 }
 END_TEST
 
+START_TEST(timestamps_that_leave_int64_are_invalid)
+{
+    struct kafka_writer recs, w;
+    kafka_writer_init(&recs);
+    kafka_writer_init(&w);
+    record_write(&recs, INT64_MAX - 5, 0, (struct kafka_bytes){NULL, -1},
+                 (struct kafka_bytes){(const uint8_t *)"v", 1});
+    ck_assert_int_eq(record_batch_build(&w, 0, 10, 10, 1, recs.buf, recs.len), 0);
+    struct record_batch_info info;
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_FAULT_INVALID);
+    /* Right at the edge is still a timestamp. */
+    kafka_writer_free(&w);
+    kafka_writer_free(&recs);
+    kafka_writer_init(&recs);
+    kafka_writer_init(&w);
+    record_write(&recs, INT64_MAX - 10, 0, (struct kafka_bytes){NULL, -1},
+                 (struct kafka_bytes){(const uint8_t *)"v", 1});
+    ck_assert_int_eq(record_batch_build(&w, 0, 10, 10, 1, recs.buf, recs.len), 0);
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_OK);
+    ck_assert(info.max_timestamp == INT64_MAX);
+    kafka_writer_free(&w);
+    kafka_writer_free(&recs);
+}
+END_TEST
+
+START_TEST(compressed_payloads_that_hold_no_records)
+{
+    struct record_batch_info info;
+    /* Records compressed to nothing: a xerial header without chunks, an
+     * empty raw snappy block, empty zstd and gzip payloads. */
+    const uint8_t xerial_only[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0,
+                                     0,    0,   0,   1,   0,   0,   0,   1};
+    const uint8_t empty_block[1] = {0};
+    const struct {
+        int codec;
+        const uint8_t *payload;
+        size_t len;
+        enum record_batch_fault fault;
+    } cases[] = {
+        {COMPRESSION_SNAPPY, xerial_only, sizeof(xerial_only), RB_FAULT_INVALID},
+        {COMPRESSION_SNAPPY, empty_block, 1, RB_FAULT_INVALID},
+        {COMPRESSION_SNAPPY, empty_block, 0, RB_FAULT_CORRUPT_RECORDS},
+        {COMPRESSION_ZSTD, empty_block, 0, RB_FAULT_CORRUPT_RECORDS},
+        {COMPRESSION_GZIP, empty_block, 0, RB_FAULT_CORRUPT_RECORDS},
+        {COMPRESSION_LZ4, empty_block, 0, RB_FAULT_CORRUPT_RECORDS},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kafka_writer w;
+        kafka_writer_init(&w);
+        ck_assert_int_eq(record_batch_build(&w, 0, 0, 0, 1, cases[i].payload, cases[i].len), 0);
+        be16_store(w.buf + RB_ATTRIBUTES, (uint16_t)cases[i].codec);
+        recrc(&w);
+        ck_assert_msg(record_batch_validate(w.buf, w.len, &info) == cases[i].fault, "case %zu",
+                      i);
+        kafka_writer_free(&w);
+    }
+}
+END_TEST
+
+START_TEST(records_are_walked_through_a_bounded_window)
+{
+    /* 20,000 records of 1 KiB values compress to little; the iterator
+     * reads them all through its 64 KiB window. */
+    struct kafka_writer recs, w;
+    kafka_writer_init(&recs);
+    kafka_writer_init(&w);
+    uint8_t value[1024];
+    memset(value, 'x', sizeof(value));
+    for (int i = 0; i < 20000; i++)
+        record_write(&recs, i, i, (struct kafka_bytes){NULL, -1},
+                     (struct kafka_bytes){value, (int32_t)sizeof(value)});
+    ck_assert_uint_gt(recs.len, 20000u * 1024);
+    ck_assert_int_eq(record_batch_build(&w, COMPRESSION_ZSTD, 0, 19999, 20000, recs.buf, recs.len),
+                     0);
+    ck_assert_uint_lt(w.len, 1u << 20);
+    struct record_batch_info info;
+    ck_assert_int_eq(record_batch_validate(w.buf, w.len, &info), RB_OK);
+    ck_assert_int_eq(info.records_count, 20000);
+    struct record_iter it;
+    struct record_view rec;
+    ck_assert_int_eq(record_iter_open(&it, w.buf, w.len), 0);
+    int n = 0;
+    while (record_iter_next(&it, &rec) == 1) {
+        ck_assert_int_eq(rec.value.len, 1024);
+        ck_assert_ptr_null(rec.value.ptr); /* compressed: lengths only */
+        n++;
+    }
+    record_iter_close(&it);
+    ck_assert_int_eq(n, 20000);
+    kafka_writer_free(&w);
+    kafka_writer_free(&recs);
+}
+END_TEST
+
 Suite *suite_record_batch(void)
 {
     Suite *s = suite_create("record_batch");
@@ -173,6 +268,9 @@ Suite *suite_record_batch(void)
     tcase_add_test(tc, every_single_bit_flip_is_caught);
     tcase_add_test(tc, structural_faults);
     tcase_add_test(tc, records_iterate_with_nulls_and_headers);
+    tcase_add_test(tc, timestamps_that_leave_int64_are_invalid);
+    tcase_add_test(tc, compressed_payloads_that_hold_no_records);
+    tcase_add_test(tc, records_are_walked_through_a_bounded_window);
     suite_add_tcase(s, tc);
     return s;
 }
