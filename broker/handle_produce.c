@@ -118,10 +118,29 @@ static int16_t produce_fault_error(enum record_batch_fault fault)
     case RB_FAULT_INVALID:
         return KAFKA_ERR_INVALID_RECORD;
     case RB_FAULT_CORRUPT_RECORDS:
-        return KAFKA_ERR_CORRUPT_MESSAGE;
+        /* The CRC held, so the producer built it so: a retry cannot help
+         * (CORRUPT_MESSAGE is retriable; Kafka answers UNKNOWN_SERVER_ERROR
+         * here, which says less). */
+        return KAFKA_ERR_INVALID_RECORD;
     case RB_FAULT_NOMEM:
     default:
         return KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+    }
+}
+
+static const char *produce_fault_message(enum record_batch_fault fault)
+{
+    switch (fault) {
+    case RB_FAULT_CORRUPT:
+        return "Record batch length or CRC is wrong";
+    case RB_FAULT_INVALID:
+        return "Records do not match the batch header (count, offsets, lengths or timestamps)";
+    case RB_FAULT_CORRUPT_RECORDS:
+        return "Compressed records do not decompress the way every consumer reads them";
+    case RB_FAULT_TOO_LARGE:
+        return "Records decompress to more than the broker accepts";
+    default:
+        return NULL;
     }
 }
 
@@ -189,7 +208,9 @@ static struct partition *produce_one(struct request *req, struct kafka_str topic
     enum record_batch_fault fault =
         record_batch_validate(rec->ptr, (size_t)rec->len, &info);
     if (fault != RB_OK) {
-        produce_set_error(req, out, produce_fault_error(fault), NULL);
+        produce_set_error(req, out, produce_fault_error(fault), produce_fault_message(fault));
+        log_debug("produce", "%.*s-%d: batch refused: %s", topic.len, topic.ptr, in->Index,
+                  produce_fault_message(fault));
         return NULL;
     }
     int16_t attributes = (int16_t)be16_load(rec->ptr + RB_ATTRIBUTES);

@@ -15,6 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <lz4frame.h>
+#include <zlib.h>
+
 #include "broker/group_records.h"
 #include "common/arena.h"
 #include "proto/compression.h"
@@ -430,6 +433,100 @@ static void seed_zstd_size_lie(struct kafka_writer *out, const struct kafka_writ
     out->buf[fcs_at] = (uint8_t)(out->buf[fcs_at] - 1);
 }
 
+/* A batch of count records whose record bytes are payload, declared as
+ * codec (the harness and the wire test fix the CRC: flag 2). */
+static void seed_batch_payload(const char *name, int codec, int32_t count, const uint8_t *payload,
+                               size_t len)
+{
+    struct kafka_writer w;
+    kafka_writer_init(&w);
+    record_batch_build(&w, COMPRESSION_NONE, 1700000000000, 1700000000000 + count - 1, count,
+                       payload, len);
+    be16_store(w.buf + RB_ATTRIBUTES, (uint16_t)codec);
+    seed_batch_input("regressions", name, 2, &w);
+    kafka_writer_free(&w);
+}
+
+/* Compressed payloads each strict reader refuses, as whole batches. */
+static void seed_compressed_regressions(const struct kafka_writer *recs)
+{
+    /* lz4 with linked blocks: Kafka's Java reader refuses them. The
+     * streaming API keeps the mode (LZ4F_compressFrame would switch a
+     * one-block frame to independent), and three 40 KB values make it
+     * more than one 64 KiB block. */
+    struct kafka_writer big;
+    kafka_writer_init(&big);
+    uint8_t *value = calloc(1, 40000);
+    for (int i = 0; i < 3; i++)
+        record_write(&big, i, i, (struct kafka_bytes){NULL, -1},
+                     (struct kafka_bytes){value, 40000});
+    free(value);
+    LZ4F_preferences_t prefs;
+    memset(&prefs, 0, sizeof(prefs));
+    prefs.frameInfo.blockMode = LZ4F_blockLinked;
+    prefs.frameInfo.blockSizeID = LZ4F_max64KB;
+    LZ4F_cctx *cctx;
+    LZ4F_createCompressionContext(&cctx, LZ4F_VERSION);
+    size_t bound = LZ4F_compressBound(big.len, &prefs) + LZ4F_HEADER_SIZE_MAX;
+    uint8_t *lz = malloc(bound);
+    size_t lz_len = LZ4F_compressBegin(cctx, lz, bound, &prefs);
+    lz_len += LZ4F_compressUpdate(cctx, lz + lz_len, bound - lz_len, big.buf, big.len, NULL);
+    lz_len += LZ4F_compressEnd(cctx, lz + lz_len, bound - lz_len, NULL);
+    LZ4F_freeCompressionContext(cctx);
+    if (lz[4] & 0x20) { /* FLG bit 5: independent blocks */
+        fprintf(stderr, "fuzz-seeds: lz4 frame is not linked\n");
+        exit(1);
+    }
+    seed_batch_payload("lz4-linked-blocks", COMPRESSION_LZ4, 3, lz, lz_len);
+    free(lz);
+    kafka_writer_free(&big);
+
+    /* Two zstd frames, each half of the records: kafka-python reads one. */
+    struct kafka_writer two;
+    kafka_writer_init(&two);
+    size_t half = recs->len / 2;
+    compression_compress(COMPRESSION_ZSTD, recs->buf, half, &two, 0);
+    compression_compress(COMPRESSION_ZSTD, recs->buf + half, recs->len - half, &two, 0);
+    seed_batch_payload("zstd-two-frames", COMPRESSION_ZSTD, 3, two.buf, two.len);
+    kafka_writer_free(&two);
+
+    /* Two gzip members: librdkafka reads only the first. */
+    kafka_writer_init(&two);
+    compression_compress(COMPRESSION_GZIP, recs->buf, half, &two, 0);
+    compression_compress(COMPRESSION_GZIP, recs->buf + half, recs->len - half, &two, 0);
+    seed_batch_payload("gzip-two-members", COMPRESSION_GZIP, 3, two.buf, two.len);
+    kafka_writer_free(&two);
+
+    /* A zlib stream where gzip is declared: Java and Python refuse it. */
+    uLongf zlen = compressBound(recs->len);
+    uint8_t *z = malloc(zlen);
+    compress(z, &zlen, recs->buf, recs->len);
+    seed_batch_payload("gzip-is-zlib", COMPRESSION_GZIP, 3, z, zlen);
+    free(z);
+
+    /* 66 bytes of snappy that declare 2^28. */
+    const uint8_t snappy_huge[5] = {0x80, 0x80, 0x80, 0x80, 0x01};
+    seed_batch_payload("snappy-declares-256mib", COMPRESSION_SNAPPY, 1, snappy_huge,
+                       sizeof(snappy_huge));
+
+    /* A zstd bomb with sound records: one record whose value is 200 MB of
+     * zeros, a few KiB compressed. It must cost the broker a window, not
+     * 200 MB, and be refused at the decompressed-size cap. */
+    size_t value_len = 200u << 20;
+    struct kafka_writer bomb;
+    kafka_writer_init(&bomb);
+    uint8_t *zeros = calloc(1, value_len);
+    record_write(&bomb, 0, 0, (struct kafka_bytes){NULL, -1},
+                 (struct kafka_bytes){zeros, (int32_t)value_len});
+    free(zeros);
+    struct kafka_writer packed;
+    kafka_writer_init(&packed);
+    compression_compress(COMPRESSION_ZSTD, bomb.buf, bomb.len, &packed, 0);
+    kafka_writer_free(&bomb);
+    seed_batch_payload("zstd-bomb-200mb-value", COMPRESSION_ZSTD, 1, packed.buf, packed.len);
+    kafka_writer_free(&packed);
+}
+
 static void seed_regressions(void)
 {
     struct kafka_writer recs, w, payload;
@@ -512,6 +609,7 @@ static void seed_regressions(void)
     kafka_write_raw(&w, "trailing", 8);
     seed_writer("regressions", "request", "trailing-bytes", &w);
 
+    seed_compressed_regressions(&recs);
     kafka_writer_free(&recs);
 }
 
