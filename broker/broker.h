@@ -54,7 +54,8 @@ struct request_pool {
     int64_t peak_bytes;
     int32_t requests;
     struct conn *overdraft;     /* the connection finishing a frame past the cap */
-    int64_t overdraft_progress_ms; /* when the overdraft last received bytes */
+    int64_t overdraft_since_ms; /* when it took the overdraft */
+    int64_t overdraft_bytes;    /* what it has received since */
     struct conn *waiters_head, *waiters_tail;
     size_t nwaiters;
 };

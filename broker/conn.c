@@ -70,14 +70,15 @@ static size_t conn_read_budget(struct conn *c, int64_t now_ms)
     if (room > 0)
         return room < LIMIT_READ_CHUNK_BYTES ? (size_t)room : LIMIT_READ_CHUNK_BYTES;
     /* Full: only the overdraft may finish the frame it has started. */
-    if (pool->overdraft != NULL && pool->overdraft != c)
+    if ((pool->overdraft != NULL && pool->overdraft != c) || c->overdraft_lost)
         return 0;
     int64_t need = conn_frame_remaining(c);
     if (need <= 0)
         return 0;
     if (pool->overdraft == NULL) {
         pool->overdraft = c;
-        pool->overdraft_progress_ms = now_ms;
+        pool->overdraft_since_ms = now_ms;
+        pool->overdraft_bytes = 0;
     }
     return need < LIMIT_READ_CHUNK_BYTES ? (size_t)need : LIMIT_READ_CHUNK_BYTES;
 }
@@ -140,7 +141,7 @@ static void pool_wake(struct broker *b)
         if (pool->overdraft != NULL)
             return;
         for (struct conn *c = pool->waiters_head; c != NULL; c = c->next_waiter) {
-            if (conn_frame_remaining(c) > 0) {
+            if (!c->overdraft_lost && conn_frame_remaining(c) > 0) {
                 conn_pool_resume(c);
                 return;
             }
@@ -181,10 +182,13 @@ void conn_pool_release(struct broker *b, int64_t bytes, bool request)
 void conn_pool_tick(struct broker *b, int64_t now_ms)
 {
     struct request_pool *pool = &b->pool;
-    if (pool->overdraft != NULL &&
-        now_ms - pool->overdraft_progress_ms > LIMIT_OVERDRAFT_STALL_MS) {
-        log_debug("conn", "%s: stopped sending, the overdraft goes to another connection",
-                  pool->overdraft->peer);
+    struct conn *c = pool->overdraft;
+    int64_t held_ms = now_ms - pool->overdraft_since_ms;
+    if (c != NULL && held_ms > LIMIT_OVERDRAFT_GRACE_MS &&
+        pool->overdraft_bytes < held_ms * LIMIT_OVERDRAFT_MIN_BYTES_PER_MS) {
+        log_debug("conn", "%s: %lld bytes in %lld ms, too slow for the overdraft", c->peer,
+                  (long long)pool->overdraft_bytes, (long long)held_ms);
+        c->overdraft_lost = true;
         pool->overdraft = NULL;
     }
     pool_wake(b);
@@ -587,6 +591,7 @@ static void conn_process_frames(struct conn *c)
          * size prefix goes back to the pool. */
         c->pool_bytes -= (int64_t)size + 4;
         b->pool.bytes -= 4;
+        c->overdraft_lost = false;
         if (conn_dispatch(c, frame, (size_t)size) != 0) {
             conn_close(c, "bad request");
             break;
@@ -634,7 +639,7 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         c->pool_bytes += n;
         pool_add(&b->pool, n);
         if (b->pool.overdraft == c)
-            b->pool.overdraft_progress_ms = now;
+            b->pool.overdraft_bytes += n;
     }
     /* A conn may be closed inside; keep no pointer to it afterwards. */
     conn_process_frames(c);

@@ -49,6 +49,7 @@ struct conn {
     bool dispatching;               /* inside conn_process_frames: closing is deferred */
     bool dead;                      /* closed while dispatching; freed when it ends */
     bool warned_trailing;           /* logged a request with bytes after its body */
+    bool overdraft_lost;            /* too slow for the overdraft until its frame is in */
     const char *dead_reason;
     int64_t pool_bytes;             /* bytes of in counted in the pool */
     int64_t last_active_ms;

@@ -37,10 +37,14 @@
  * that a huge announced frame size is refused before much is buffered. */
 #define LIMIT_READ_CHUNK_BYTES (256u << 10)
 
-/* A connection holding the request pool's overdraft (broker.h) that has
- * received nothing for this long gives it up, so that one slow sender
- * cannot hold back the frames of everyone else when the pool is full. */
-#define LIMIT_OVERDRAFT_STALL_MS 500
+/* The request pool's overdraft (broker.h) is for a connection that is
+ * finishing its frame: one that has held it this long and received less
+ * than LIMIT_OVERDRAFT_MIN_BYTES_PER_MS on average gives it up, and may
+ * not take it again before that frame is complete, so that a client
+ * trickling a frame cannot hold back everyone else when the pool is full.
+ * 1 MiB/s is far below any link a maximal frame comes over. */
+#define LIMIT_OVERDRAFT_GRACE_MS 500
+#define LIMIT_OVERDRAFT_MIN_BYTES_PER_MS 1024
 
 /* Elements in any array of a decoded request. A real request never comes
  * near this; it bounds the memory a hostile frame can make us allocate

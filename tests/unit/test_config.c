@@ -102,10 +102,47 @@ START_TEST(invalid_values_name_their_key)
     expect_invalid((char *[]){"rill", "--log.segment.bytes=100"}, 2, env0, "log.segment.bytes");
     expect_invalid((char *[]){"rill", "--no.such.key=1"}, 2, env0, "no.such.key");
     expect_invalid((char *[]){"rill", "--process.roles=controller"}, 2, env0, "process.roles");
+    expect_invalid((char *[]){"rill", "--queued.max.request.bytes=1048576"}, 2, env0,
+                   "queued.max.request.bytes");
+    expect_invalid((char *[]){"rill", "--queued.max.request.bytes=0"}, 2, env0,
+                   "queued.max.request.bytes");
+    expect_invalid((char *[]){"rill", "--queued.max.requests=0"}, 2, env0, "queued.max.requests");
+    expect_invalid((char *[]){"rill", "--max.connections.per.ip.overrides=127.0.0.1"}, 2, env0,
+                   "max.connections.per.ip.overrides");
+    expect_invalid((char *[]){"rill", "--max.connections.per.ip.overrides=:5"}, 2, env0,
+                   "max.connections.per.ip.overrides");
+    expect_invalid((char *[]){"rill", "--max.connections.per.ip.overrides=h:-1"}, 2, env0,
+                   "max.connections.per.ip.overrides");
     char *env1[] = {"RILL_SOCKET_REQUEST_MAX_BYTES=-5", NULL};
     expect_invalid((char *[]){"rill"}, 1, env1, "socket.request.max.bytes");
     expect_invalid((char *[]){"rill", "/nonexistent/server.properties"}, 2, env0,
                    "/nonexistent/server.properties");
+}
+END_TEST
+
+START_TEST(connection_limits_and_overrides)
+{
+    char err[256];
+    bool wants_exit;
+    struct broker_config cfg;
+    char *env[] = {NULL};
+    char *argv[] = {"rill", "--max.connections.per.ip.overrides=10.0.0.1:5, ::1:0,host-a:7"};
+    ck_assert_int_eq(config_load(&cfg, 2, argv, env, err, sizeof(err), &wants_exit), 0);
+    ck_assert_uint_eq(cfg.ip_override_count, 3);
+    ck_assert_str_eq(cfg.ip_overrides[0].address, "10.0.0.1");
+    ck_assert_int_eq(cfg.ip_overrides[0].max_connections, 5);
+    ck_assert_str_eq(cfg.ip_overrides[1].address, "::1");
+    ck_assert_int_eq(cfg.ip_overrides[1].max_connections, 0);
+    ck_assert_str_eq(cfg.ip_overrides[2].address, "host-a");
+    ck_assert_int_eq(cfg.queued_max_request_bytes, 268435456);
+    ck_assert_int_eq(cfg.queued_max_requests, 500);
+    ck_assert_int_eq(cfg.max_connections, INT32_MAX);
+    config_free(&cfg);
+    /* Kafka's unlimited pool is accepted too. */
+    char *argv2[] = {"rill", "--queued.max.request.bytes=-1"};
+    ck_assert_int_eq(config_load(&cfg, 2, argv2, env, err, sizeof(err), &wants_exit), 0);
+    ck_assert_int_eq(cfg.queued_max_request_bytes, -1);
+    config_free(&cfg);
 }
 END_TEST
 
@@ -117,6 +154,7 @@ Suite *suite_config(void)
     tcase_add_test(tc, file_env_and_flags_in_order);
     tcase_add_test(tc, env_name_rule);
     tcase_add_test(tc, invalid_values_name_their_key);
+    tcase_add_test(tc, connection_limits_and_overrides);
     suite_add_tcase(s, tc);
     return s;
 }
