@@ -11,6 +11,7 @@
 #include "broker/partition.h"
 #include "broker/request.h"
 #include "broker/topics.h"
+#include "common/checked.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rill_error.h"
@@ -681,8 +682,10 @@ static int coordinator_load(struct coordinator_partition *cp)
             struct record_iter it;
             struct record_view rec;
             if (record_iter_open(&it, buf + pos, (size_t)size) == 0) {
-                while (record_iter_next(&it, &rec) == 1) {
-                    if (h.base_offset + rec.offset_delta >= offset) {
+                int64_t at;
+                while (record_iter_next(&it, &rec) == 1 &&
+                       checked_add_i64(h.base_offset, rec.offset_delta, &at)) {
+                    if (at >= offset) {
                         coordinator_load_record(cp, &rec, now_ms);
                         records++;
                     }

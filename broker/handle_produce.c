@@ -237,6 +237,11 @@ static struct partition *produce_one(struct request *req, struct kafka_str topic
                               "Transactions are not supported");
             return NULL;
         }
+        if (h.base_sequence < 0) { /* as Kafka's validator: sequences are 0.. */
+            produce_set_error(req, out, KAFKA_ERR_INVALID_RECORD,
+                              "Invalid sequence number in a batch with a producer id");
+            return NULL;
+        }
         int64_t dup_base = -1;
         int16_t error = 0;
         switch (producer_state_check(&p->producers, h.producer_id, h.producer_epoch,

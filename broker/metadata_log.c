@@ -6,6 +6,7 @@
 #include "broker/broker.h"
 #include "broker/producer_ids.h"
 #include "broker/topics.h"
+#include "common/checked.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rill_error.h"
@@ -79,7 +80,11 @@ static int metadata_apply_batch(struct metadata_log *ml, const uint8_t *batch, s
     int rc = record_iter_open(&it, batch, len);
     while (rc == 0 && (rc = record_iter_next(&it, &rec)) == 1) {
         rc = 0;
-        int64_t offset = h.base_offset + rec.offset_delta;
+        int64_t offset;
+        if (!checked_add_i64(h.base_offset, rec.offset_delta, &offset)) {
+            rc = RILL_ERR_CORRUPT;
+            break;
+        }
         if (offset < ml->applied_next || rec.value.ptr == NULL)
             continue;
         metadata_apply_record(ml, rec.value.ptr, (size_t)rec.value.len, offset);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/checked.h"
 #include "common/limits.h"
 #include "common/rill_error.h"
 #include "proto/kafka_wire.h"
@@ -84,10 +85,15 @@ int segment_scan(int fd, int64_t position, int64_t end,
             break;
         struct record_batch_header hdr;
         record_batch_header_read(h, &hdr);
+        int64_t last_offset;
+        /* baseOffset is outside the CRC: a damaged one must not overflow. */
+        if (hdr.last_offset_delta < 0 ||
+            !checked_add_i64(hdr.base_offset, hdr.last_offset_delta, &last_offset))
+            break;
         struct segment_batch b = {
             .position = position,
             .base_offset = hdr.base_offset,
-            .last_offset = hdr.base_offset + hdr.last_offset_delta,
+            .last_offset = last_offset,
             .size = size,
             .max_timestamp = hdr.max_timestamp,
             .attributes = hdr.attributes,

@@ -161,6 +161,18 @@ class HostileBatches(unittest.TestCase):
         self.assertEqual([v for _, v in seen], good)
         self.assertEqual([o for o, _ in seen], list(range(len(good))))
 
+    def test_a_producer_id_with_a_negative_sequence_is_invalid(self):
+        from kafka.record.default_records import DefaultRecordBatchBuilder
+        b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
+                                      producer_id=5, producer_epoch=0, base_sequence=-7,
+                                      batch_size=1 << 20)
+        b.append(0, timestamp=1700000000000, key=None, value=b"v", headers=[])
+        with RawClient(self.broker.port) as c:
+            err, message = produce_v8(c, "seq", bytes(b.build()))
+            self.assertEqual(err, INVALID_RECORD)
+            self.assertIn("sequence", message)
+            self.assertEqual(log_end(c, "seq"), 0)
+
     def test_an_array_count_that_claims_a_million_elements(self):
         with open(os.path.join(REGRESSIONS, "request", "array-claims-a-million"), "rb") as f:
             frame = f.read()
