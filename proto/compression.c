@@ -93,25 +93,28 @@ static int comp_gzip_read(struct compression_stream *s, uint8_t *dst, size_t cap
     zs->next_out = dst;
     zs->avail_out = (uInt)(cap > UINT32_MAX ? UINT32_MAX : cap);
     uInt start = zs->avail_out;
+    int rc = RILL_OK;
     while (zs->avail_out > 0) {
         int zrc = inflate(zs, Z_NO_FLUSH);
         if (zrc == Z_STREAM_END) {
             /* A second member or trailing bytes: librdkafka stops at the
              * first member and would miss records. */
             if (zs->avail_in != 0)
-                return RILL_ERR_CORRUPT;
+                rc = RILL_ERR_CORRUPT;
             s->done = true;
             break;
         }
-        if (zrc == Z_MEM_ERROR)
-            return RILL_ERR_NOMEM;
-        if (zrc != Z_OK && zrc != Z_BUF_ERROR)
-            return RILL_ERR_CORRUPT;
-        if (zs->avail_in == 0 && zs->avail_out > 0)
-            return RILL_ERR_CORRUPT; /* input ended inside the member */
+        if (zrc == Z_MEM_ERROR || (zrc != Z_OK && zrc != Z_BUF_ERROR)) {
+            rc = zrc == Z_MEM_ERROR ? RILL_ERR_NOMEM : RILL_ERR_CORRUPT;
+            break;
+        }
+        if (zs->avail_in == 0 && zs->avail_out > 0) {
+            rc = RILL_ERR_CORRUPT; /* input ended inside the member */
+            break;
+        }
     }
     *got = start - zs->avail_out;
-    return RILL_OK;
+    return rc;
 }
 
 /* ---- snappy ----------------------------------------------------------- */
@@ -163,6 +166,7 @@ static int comp_snappy_open(struct compression_stream *s)
 static int comp_snappy_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
 {
     size_t done = 0;
+    int rc = RILL_OK;
     while (done < cap) {
         if (s->u.snappy.block_pos == s->u.snappy.block_len) {
             if (s->in_pos == s->in_len) {
@@ -170,15 +174,15 @@ static int comp_snappy_read(struct compression_stream *s, uint8_t *dst, size_t c
                 break;
             }
             /* Next xerial chunk (a raw stream has consumed all input). */
-            if (s->in_len - s->in_pos < 4)
-                return RILL_ERR_CORRUPT;
-            uint32_t chunk_len = be32_load(s->in + s->in_pos);
+            uint32_t chunk_len = s->in_len - s->in_pos >= 4 ? be32_load(s->in + s->in_pos) : 0;
+            if (s->in_len - s->in_pos < 4 || chunk_len > s->in_len - s->in_pos - 4) {
+                rc = RILL_ERR_CORRUPT;
+                break;
+            }
             s->in_pos += 4;
-            if (chunk_len > s->in_len - s->in_pos)
-                return RILL_ERR_CORRUPT;
-            int rc = comp_snappy_block(s, s->in + s->in_pos, chunk_len);
+            rc = comp_snappy_block(s, s->in + s->in_pos, chunk_len);
             if (rc != 0)
-                return rc;
+                break;
             s->in_pos += chunk_len;
             continue;
         }
@@ -190,7 +194,7 @@ static int comp_snappy_read(struct compression_stream *s, uint8_t *dst, size_t c
         done += n;
     }
     *got = done;
-    return RILL_OK;
+    return rc;
 }
 
 /* ---- lz4 -------------------------------------------------------------- */
@@ -224,26 +228,31 @@ static int comp_lz4_open(struct compression_stream *s)
 static int comp_lz4_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
 {
     size_t done = 0;
+    int rc = RILL_OK;
     while (done < cap) {
         size_t dst_len = cap - done;
         size_t src_len = s->in_len - s->in_pos;
         size_t hint = LZ4F_decompress(s->u.lz4, dst + done, &dst_len, s->in + s->in_pos,
                                       &src_len, NULL);
-        if (LZ4F_isError(hint))
-            return RILL_ERR_CORRUPT; /* includes wrong checksums and content size */
+        if (LZ4F_isError(hint)) {
+            rc = RILL_ERR_CORRUPT; /* includes wrong checksums and content size */
+            break;
+        }
         done += dst_len;
         s->in_pos += src_len;
         if (hint == 0) { /* the frame is complete */
             if (s->in_pos != s->in_len)
-                return RILL_ERR_CORRUPT; /* Kafka's Java reader takes one frame */
+                rc = RILL_ERR_CORRUPT; /* Kafka's Java reader takes one frame */
             s->done = true;
             break;
         }
-        if (s->in_pos == s->in_len && dst_len == 0)
-            return RILL_ERR_CORRUPT; /* input ended inside the frame */
+        if (s->in_pos == s->in_len && dst_len == 0) {
+            rc = RILL_ERR_CORRUPT; /* input ended inside the frame */
+            break;
+        }
     }
     *got = done;
-    return RILL_OK;
+    return rc;
 }
 
 /* ---- zstd ------------------------------------------------------------- */
@@ -261,10 +270,20 @@ static int comp_zstd_open(struct compression_stream *s)
     return RILL_OK;
 }
 
+static int comp_zstd_frames(struct compression_stream *s, ZSTD_outBuffer *out);
+
 static int comp_zstd_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
 {
     ZSTD_outBuffer out = {dst, cap, 0};
-    while (out.pos < out.size) {
+    int rc = comp_zstd_frames(s, &out);
+    *got = out.pos;
+    return rc;
+}
+
+/* Inflates into out (its pos moves even when an error is returned). */
+static int comp_zstd_frames(struct compression_stream *s, ZSTD_outBuffer *out)
+{
+    while (out->pos < out->size) {
         if (!s->u.zstd.in_frame) {
             if (s->in_pos == s->in_len && s->u.zstd.any_frame) {
                 s->done = true;
@@ -285,14 +304,14 @@ static int comp_zstd_read(struct compression_stream *s, uint8_t *dst, size_t cap
             s->u.zstd.in_frame = true;
         }
         ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
-        size_t before = out.pos;
-        size_t left = ZSTD_decompressStream(s->u.zstd.ds, &out, &in);
+        size_t before = out->pos;
+        size_t left = ZSTD_decompressStream(s->u.zstd.ds, out, &in);
         if (ZSTD_isError(left))
             return ZSTD_getErrorCode(left) == ZSTD_error_memory_allocation ? RILL_ERR_NOMEM
                                                                             : RILL_ERR_CORRUPT;
-        bool progress = out.pos != before || in.pos != s->in_pos;
+        bool progress = out->pos != before || in.pos != s->in_pos;
         s->in_pos = in.pos;
-        s->u.zstd.frame_out += out.pos - before;
+        s->u.zstd.frame_out += out->pos - before;
         unsigned long long expected = s->u.zstd.frame_expected;
         if (expected != ZSTD_CONTENTSIZE_UNKNOWN && s->u.zstd.frame_out > expected)
             return RILL_ERR_CORRUPT; /* the frame produces more than it declared */
@@ -306,7 +325,6 @@ static int comp_zstd_read(struct compression_stream *s, uint8_t *dst, size_t cap
         if (!progress)
             return RILL_ERR_CORRUPT; /* input ended inside a frame */
     }
-    *got = out.pos;
     return RILL_OK;
 }
 
@@ -391,14 +409,18 @@ int compression_stream_read(struct compression_stream *s, uint8_t *dst, size_t c
         break;
     }
     }
-    if (rc == 0 && *got > allowed)
+    if (*got > allowed) {
+        *got = allowed;
         rc = RILL_ERR_TOO_LARGE;
-    if (rc != 0) {
-        *got = 0;
-        s->err = rc;
-        return rc;
     }
     s->produced += *got;
+    if (rc != 0) {
+        /* The bytes before the fault are handed out first and the error
+         * on the next call, so that where a reader meets it does not
+         * depend on how much it asks for at a time. */
+        s->err = rc;
+        return *got > 0 ? RILL_OK : rc;
+    }
     return RILL_OK;
 }
 

@@ -57,7 +57,8 @@ int compression_stream_open(int codec, const uint8_t *in, size_t in_len, size_t 
 /* Inflates up to cap (> 0) bytes into dst and sets *got. *got == 0 with a
  * 0 return means the stream ended cleanly. Errors are sticky: 0,
  * RILL_ERR_CORRUPT, RILL_ERR_TOO_LARGE (more than max_out in all) or
- * RILL_ERR_NOMEM. */
+ * RILL_ERR_NOMEM; the good bytes before a fault are returned first (never
+ * more than max_out in all), the error by the next call. */
 int compression_stream_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got);
 
 /* Total bytes produced so far. */

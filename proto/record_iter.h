@@ -4,9 +4,11 @@
  * whatever its header or its records claim.
  *
  * Each record is parsed exactly: its length must cover exactly its fields,
- * key, value and header lengths must fit inside it. Keys, values and headers
- * are skipped over, not copied; where the batch is uncompressed they are
- * also returned as views into it.
+ * key, value and header lengths must fit inside it. A record that fits the
+ * window is parsed in one piece; a larger one field by field as it streams
+ * past (both reach the same verdict: the record fuzzer checks it). Keys,
+ * values and headers are skipped over, not copied; where the batch is
+ * uncompressed they are also returned as views into it.
  *
  *   struct record_iter it;
  *   record_iter_open(&it, batch, len);
@@ -29,6 +31,7 @@ struct record_iter {
     const uint8_t *end;                /* end of what is available */
     struct compression_stream *stream; /* NULL for an uncompressed batch */
     uint8_t *window;                   /* the stream's output window */
+    size_t window_bytes;               /* its size */
     uint64_t consumed;                 /* record bytes read so far */
     int err;                           /* sticky RILL_ERR_* */
 };
@@ -41,6 +44,13 @@ int record_iter_open(struct record_iter *it, const uint8_t *batch, size_t len);
 
 /* The same over bare record bytes: recs[0..len) inflated with codec. */
 int record_iter_open_records(struct record_iter *it, int codec, const uint8_t *recs, size_t len);
+
+/* For tests: the same as record_iter_open, but every batch (even an
+ * uncompressed one) streams through a window of window_bytes (>= 40), so
+ * that records larger than the window take the field-by-field path, and
+ * inflates to at most max_out bytes. */
+int record_iter_open_windowed(struct record_iter *it, const uint8_t *batch, size_t len,
+                              size_t window_bytes, size_t max_out);
 
 /* Reads the next record into rec. Returns 1 for a record, 0 at the clean
  * end of the records, or a RILL_ERR_*: RILL_ERR_PARSE for a malformed
