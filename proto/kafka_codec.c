@@ -238,6 +238,11 @@ static size_t codec_struct_min_wire(const struct kafka_struct_desc *desc, int16_
     return n;
 }
 
+size_t kafka_elem_c_size(const struct kafka_field_desc *array)
+{
+    return codec_elem_size(array->elem_type, array->child);
+}
+
 size_t kafka_min_wire_bytes(const struct kafka_field_desc *array, int16_t version, bool flexible)
 {
     size_t n = codec_min_wire(array->elem_type, array->child, version, flexible, 0);

@@ -32,6 +32,10 @@ int kafka_decode(const struct kafka_struct_desc *desc, int16_t version, bool fle
 int kafka_encode(const struct kafka_struct_desc *desc, int16_t version, bool flexible,
                  const void *in, struct kafka_writer *w);
 
+/* The C size of one element of the array field (0 for element types the
+ * codec has no arrays of). */
+size_t kafka_elem_c_size(const struct kafka_field_desc *array);
+
 /* The fewest bytes one element of the array field can take on the wire in
  * this version (at least 1). Decoding refuses a count that the bytes left
  * could not hold, so what it allocates for an array is at most its

@@ -94,28 +94,21 @@ static void seed_records(struct kafka_writer *recs, int n)
 static void seed_batch_around(struct kafka_writer *w, int codec, int xerial, int32_t count,
                               int64_t base_ts, const struct kafka_writer *recs)
 {
-    if (codec == COMPRESSION_SNAPPY && xerial) {
-        size_t start = w->len;
-        uint8_t *h = kafka_writer_reserve(w, RB_HEADER_BYTES);
-        memset(h, 0, RB_HEADER_BYTES);
-        compression_compress(codec, recs->buf, recs->len, w, 1);
-        h = w->buf + start;
-        size_t total = w->len - start;
-        be32_store(h + RB_BATCH_LENGTH, (uint32_t)(total - RB_LOG_OVERHEAD));
-        be32_store(h + RB_LEADER_EPOCH, (uint32_t)-1);
-        h[RB_MAGIC] = 2;
-        be16_store(h + RB_ATTRIBUTES, (uint16_t)codec);
-        be32_store(h + RB_LAST_OFFSET_DELTA, (uint32_t)(count - 1));
-        be64_store(h + RB_BASE_TIMESTAMP, (uint64_t)base_ts);
-        be64_store(h + RB_MAX_TIMESTAMP, (uint64_t)base_ts);
-        be64_store(h + RB_PRODUCER_ID, (uint64_t)-1);
-        be16_store(h + RB_PRODUCER_EPOCH, (uint16_t)-1);
-        be32_store(h + RB_BASE_SEQUENCE, (uint32_t)-1);
-        be32_store(h + RB_RECORDS_COUNT, (uint32_t)count);
-        be32_store(h + RB_CRC, crc32c(h + RB_ATTRIBUTES, total - RB_ATTRIBUTES));
+    if (codec != COMPRESSION_SNAPPY || !xerial) {
+        record_batch_build(w, codec, base_ts, base_ts + count, count, recs->buf, recs->len);
         return;
     }
-    record_batch_build(w, codec, base_ts, base_ts + count, count, recs->buf, recs->len);
+    struct kafka_writer framed;
+    kafka_writer_init(&framed);
+    compression_compress(codec, recs->buf, recs->len, &framed, 1);
+    size_t start = w->len;
+    record_batch_build(w, COMPRESSION_NONE, base_ts, base_ts + count, count, framed.buf,
+                       framed.len);
+    kafka_writer_free(&framed);
+    uint8_t *h = w->buf + start;
+    size_t total = w->len - start;
+    be16_store(h + RB_ATTRIBUTES, (uint16_t)codec);
+    be32_store(h + RB_CRC, crc32c(h + RB_ATTRIBUTES, total - RB_ATTRIBUTES));
 }
 
 static void seed_batch(struct kafka_writer *w, int codec, int xerial, int n)
@@ -181,32 +174,6 @@ static void seed_fill_elem(const struct kafka_field_desc *f, void *p, struct are
     }
 }
 
-static size_t seed_elem_size(const struct kafka_field_desc *f)
-{
-    switch (f->elem_type) {
-    case KT_BOOL:
-    case KT_INT8:
-        return 1;
-    case KT_INT16:
-    case KT_UINT16:
-        return 2;
-    case KT_INT32:
-    case KT_UINT32:
-        return 4;
-    case KT_INT64:
-    case KT_FLOAT64:
-        return 8;
-    case KT_UUID:
-        return sizeof(struct kafka_uuid);
-    case KT_STRING:
-        return sizeof(struct kafka_str);
-    case KT_STRUCT:
-        return f->child->size;
-    default:
-        return 0;
-    }
-}
-
 static void seed_fill(const struct kafka_struct_desc *d, void *out, struct arena *a, int depth)
 {
     kafka_set_defaults(d, out);
@@ -229,7 +196,7 @@ static void seed_fill(const struct kafka_struct_desc *d, void *out, struct arena
             seed_fill(f->child, p, a, depth + 1);
             break;
         case KT_ARRAY: {
-            size_t esize = seed_elem_size(f);
+            size_t esize = kafka_elem_c_size(f);
             if (depth > 4 || esize == 0)
                 break;
             struct kafka_array_any arr = {1, arena_alloc(a, esize)};

@@ -422,32 +422,6 @@ START_TEST(hostile_array_counts_are_refused_before_allocating)
 }
 END_TEST
 
-static size_t elem_c_size(const struct kafka_field_desc *f)
-{
-    switch (f->elem_type) {
-    case KT_BOOL:
-    case KT_INT8:
-        return 1;
-    case KT_INT16:
-    case KT_UINT16:
-        return 2;
-    case KT_INT32:
-    case KT_UINT32:
-        return 4;
-    case KT_INT64:
-    case KT_FLOAT64:
-        return 8;
-    case KT_UUID:
-        return sizeof(struct kafka_uuid);
-    case KT_STRING:
-        return sizeof(struct kafka_str);
-    case KT_STRUCT:
-        return f->child->size;
-    default:
-        return 0;
-    }
-}
-
 static void worst_ratio(const struct kafka_struct_desc *d, int16_t v, bool flexible,
                         double *worst)
 {
@@ -456,7 +430,8 @@ static void worst_ratio(const struct kafka_struct_desc *d, int16_t v, bool flexi
         if (v < f->ver_min || v > f->ver_max)
             continue;
         if (f->type == KT_ARRAY) {
-            double ratio = (double)elem_c_size(f) / (double)kafka_min_wire_bytes(f, v, flexible);
+            double ratio =
+                (double)kafka_elem_c_size(f) / (double)kafka_min_wire_bytes(f, v, flexible);
             if (ratio > *worst)
                 *worst = ratio;
         }
