@@ -51,7 +51,6 @@ struct request_pool {
     int64_t max_bytes;          /* <= 0: no limit */
     int32_t max_requests;
     int64_t bytes;
-    int64_t peak_bytes;
     int32_t requests;
     struct conn *overdraft;     /* the connection finishing a frame past the cap */
     int64_t overdraft_since_ms; /* when it took the overdraft */

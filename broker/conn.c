@@ -36,13 +36,6 @@ static void conn_sync_read(struct conn *c)
     c->read_armed = want;
 }
 
-static void pool_add(struct request_pool *pool, int64_t bytes)
-{
-    pool->bytes += bytes;
-    if (pool->bytes > pool->peak_bytes)
-        pool->peak_bytes = pool->bytes;
-}
-
 /* Bytes still to arrive for the frame c has started; 0 when none is. */
 static int64_t conn_frame_remaining(struct conn *c)
 {
@@ -608,6 +601,28 @@ static void conn_process_frames(struct conn *c)
         pool_overdraft_done(b, c);
 }
 
+/* Reads at most budget bytes into c->in: at most a chunk (and never past
+ * the pool's room) before parsing, so that a huge announced size is
+ * refused before it is buffered. Through a buffer on the stack, so that
+ * what c->in holds is what arrived (a reservation sized for a chunk would
+ * cost a chunk for every byte a slow sender trickles). Returns the bytes
+ * read, 0 when the peer closed, -1 with errno. */
+static ssize_t conn_read_socket(struct conn *c, evutil_socket_t fd, size_t budget)
+{
+    uint8_t chunk[LIMIT_READ_CHUNK_BYTES];
+    if (budget > sizeof(chunk))
+        budget = sizeof(chunk);
+    ssize_t n;
+    do {
+        n = recv(fd, chunk, budget, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0 && evbuffer_add(c->in, chunk, (size_t)n) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return n;
+}
+
 static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -623,21 +638,19 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     c->last_active_ms = now;
-    /* At most a chunk (and never past the pool's room) before parsing, so
-     * a huge announced size is refused before it is buffered. */
-    int n = evbuffer_read(c->in, fd, (int)budget);
+    ssize_t n = conn_read_socket(c, fd, budget);
     if (n == 0) {
         conn_close(c, "peer closed");
         return;
     }
     if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
             conn_close(c, strerror(errno));
             return;
         }
     } else {
         c->pool_bytes += n;
-        pool_add(&b->pool, n);
+        b->pool.bytes += n;
         if (b->pool.overdraft == c)
             b->pool.overdraft_bytes += n;
     }

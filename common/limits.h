@@ -33,9 +33,10 @@
 #define LIMIT_CONNECTIONS 100000
 
 /* Bytes read from one socket at a time (and never past the request pool's
- * room): large enough to take a pipelined burst in one call, small enough
- * that a huge announced frame size is refused before much is buffered. */
-#define LIMIT_READ_CHUNK_BYTES (256u << 10)
+ * room), through a buffer on the loop's stack: large enough to take a
+ * pipelined burst in one call, small enough that a huge announced frame
+ * size is refused before much is buffered. */
+#define LIMIT_READ_CHUNK_BYTES (64u << 10)
 
 /* The request pool's overdraft (broker.h) is for a connection that is
  * finishing its frame: one that has held it this long and received less

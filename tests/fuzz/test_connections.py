@@ -24,6 +24,15 @@ def api_versions_ok(port, timeout=5.0):
         return c.request(ApiVersionRequest[0]()).error_code == 0
 
 
+def accepted_again(port):
+    """For wait_until: a new connection is served (False while the broker
+    has not yet seen the close that frees a slot)."""
+    try:
+        return api_versions_ok(port)
+    except (Closed, OSError):
+        return False
+
+
 def batch(value):
     b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
                                   producer_id=-1, producer_epoch=-1, base_sequence=-1,
@@ -46,7 +55,7 @@ def held_client(port):
         try:
             c.request(ApiVersionRequest[0]())
             return c
-        except Closed:
+        except (Closed, OSError):  # closed, or reset while we were sending
             c.close()
             if time.monotonic() > deadline:
                 raise
@@ -63,7 +72,7 @@ class Connections(unittest.TestCase):
             wait_until(lambda: "Rejected connection from 127.0.0.1, address already has the "
                        "configured maximum of 3 connections." in b.log(), 5, what="the log line")
             held.pop().close()
-            wait_until(lambda: api_versions_ok(b.port), 5, what="a slot to free up")
+            wait_until(lambda: accepted_again(b.port), 5, what="a slot to free up")
             for c in held:
                 c.close()
 
