@@ -257,9 +257,46 @@ static int comp_lz4_read(struct compression_stream *s, uint8_t *dst, size_t cap,
 
 /* ---- zstd ------------------------------------------------------------- */
 
+/* Walks the frame's blocks (RFC 8878 3.1.1): every block's content must be
+ * present and the frame, with its checksum, must end exactly at the end of
+ * the input. zstd's one-shot decoder, which librdkafka uses, insists on
+ * this; its streaming decoder is laxer (it took an empty compressed last
+ * block, the fuzzer found), so the walk comes first. */
+static int comp_zstd_walk(const uint8_t *in, size_t len)
+{
+    size_t pos = ZSTD_frameHeaderSize(in, len);
+    if (ZSTD_isError(pos) || pos > len)
+        return RILL_ERR_CORRUPT;
+    bool checksum = (in[4] & 0x04) != 0; /* Content_Checksum_flag of the descriptor */
+    for (;;) {
+        if (len - pos < 3)
+            return RILL_ERR_CORRUPT;
+        uint32_t header = (uint32_t)in[pos] | (uint32_t)in[pos + 1] << 8 |
+                          (uint32_t)in[pos + 2] << 16;
+        pos += 3;
+        uint32_t type = (header >> 1) & 3; /* 0 raw, 1 RLE, 2 compressed, 3 reserved */
+        uint32_t size = header >> 3;
+        size_t content = type == 1 ? 1 : size; /* an RLE block holds one byte */
+        /* A compressed block holds at least a literals header and one byte
+         * (zstd's MIN_CBLOCK_SIZE): the one-shot decoder refuses less. */
+        if (type == 3 || (type == 2 && size < 2) || content > len - pos)
+            return RILL_ERR_CORRUPT;
+        pos += content;
+        if (header & 1)
+            break; /* Last_Block */
+    }
+    if (checksum && len - pos < 4)
+        return RILL_ERR_CORRUPT;
+    pos += checksum ? 4 : 0;
+    return pos == len ? RILL_OK : RILL_ERR_CORRUPT;
+}
+
 static int comp_zstd_open(struct compression_stream *s)
 {
     if (s->in_len == 0)
+        return RILL_ERR_CORRUPT;
+    /* One frame, not a skippable one, its blocks all there. */
+    if (ZSTD_isSkippableFrame(s->in, s->in_len) || comp_zstd_walk(s->in, s->in_len) != 0)
         return RILL_ERR_CORRUPT;
     s->u.zstd.ds = ZSTD_createDStream();
     if (s->u.zstd.ds == NULL)

@@ -17,6 +17,8 @@
 
 #include <lz4frame.h>
 #include <zlib.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_frameHeaderSize */
+#include <zstd.h>
 
 #include "broker/group_records.h"
 #include "common/arena.h"
@@ -470,6 +472,34 @@ static void seed_compressed_regressions(const struct kafka_writer *recs)
     compress(z, &zlen, recs->buf, recs->len);
     seed_batch_payload("gzip-is-zlib", COMPRESSION_GZIP, 3, z, zlen);
     free(z);
+
+    /* A zstd frame without a content size (as zstd-jni streams it) whose
+     * records are all there, then an empty compressed block as the last:
+     * zstd's streaming decoder took it, its one-shot decoder (librdkafka)
+     * refuses it. Found by fuzz_decompress. */
+    uint8_t zf[1024];
+    ZSTD_CCtx *zc = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(zc, ZSTD_c_contentSizeFlag, 0);
+    ZSTD_outBuffer zo = {zf, sizeof(zf) - 3, 0};
+    ZSTD_inBuffer zi = {recs->buf, recs->len, 0};
+    if (ZSTD_compressStream2(zc, &zo, &zi, ZSTD_e_end) != 0) {
+        fprintf(stderr, "fuzz-seeds: zstd frame did not fit\n");
+        exit(1);
+    }
+    ZSTD_freeCCtx(zc);
+    size_t zpos = ZSTD_frameHeaderSize(zf, zo.pos), zlast = zpos;
+    for (;;) {
+        uint32_t hd = (uint32_t)zf[zpos] | (uint32_t)zf[zpos + 1] << 8 |
+                      (uint32_t)zf[zpos + 2] << 16;
+        zlast = zpos;
+        zpos += 3 + (((hd >> 1) & 3) == 1 ? 1 : hd >> 3);
+        if (hd & 1)
+            break;
+    }
+    zf[zlast] &= (uint8_t)~1; /* no longer the last block */
+    zf[zpos] = 0x05;          /* last, compressed, size 0 */
+    zf[zpos + 1] = zf[zpos + 2] = 0;
+    seed_batch_payload("zstd-empty-compressed-block", COMPRESSION_ZSTD, 3, zf, zpos + 3);
 
     /* 66 bytes of snappy that declare 2^28. */
     const uint8_t snappy_huge[5] = {0x80, 0x80, 0x80, 0x80, 0x01};

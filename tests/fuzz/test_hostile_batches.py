@@ -37,6 +37,7 @@ EXPECTED = {
     "timestamp-overflow": INVALID_RECORD,
     "zstd-bomb-200mb-value": MESSAGE_TOO_LARGE,
     "zstd-content-size-lie": INVALID_RECORD,
+    "zstd-empty-compressed-block": INVALID_RECORD,
     "zstd-two-frames": INVALID_RECORD,
 }
 

@@ -152,6 +152,25 @@ START_TEST(zstd_is_read_as_librdkafka_and_kafka_python_read_it)
     ck_assert_int_eq(decompress(COMPRESSION_ZSTD, skippable, sizeof(skippable), NULL),
                      RILL_ERR_CORRUPT);
     ck_assert_int_eq(decompress(COMPRESSION_ZSTD, "", 0, NULL), RILL_ERR_CORRUPT);
+    /* The fuzzer's finding: a frame without content size whose last block
+     * is an empty compressed block, which zstd's streaming decoder took
+     * and its one-shot decoder (librdkafka's) refuses. A reserved block
+     * type and a block whose content is cut short are refused too. */
+    const uint8_t empty_block[] = {0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, 0x05, 0x00, 0x00};
+    ck_assert_int_eq(decompress(COMPRESSION_ZSTD, empty_block, sizeof(empty_block), NULL),
+                     RILL_ERR_CORRUPT);
+    const uint8_t raw_block[] = {0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00, 0x19, 0x00, 0x00, 'a', 'b',
+                                 'c'};
+    size_t got = 0;
+    ck_assert_int_eq(decompress(COMPRESSION_ZSTD, raw_block, sizeof(raw_block), &got), 0);
+    ck_assert_uint_eq(got, 3);
+    ck_assert_int_eq(decompress(COMPRESSION_ZSTD, raw_block, sizeof(raw_block) - 1, NULL),
+                     RILL_ERR_CORRUPT);
+    uint8_t reserved[sizeof(raw_block)];
+    memcpy(reserved, raw_block, sizeof(raw_block));
+    reserved[6] = 0x1f; /* type 3 */
+    ck_assert_int_eq(decompress(COMPRESSION_ZSTD, reserved, sizeof(reserved), NULL),
+                     RILL_ERR_CORRUPT);
     kafka_writer_free(&skip);
     kafka_writer_free(&c);
     free(data);
