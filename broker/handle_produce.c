@@ -5,9 +5,13 @@
  *
  * Validation per partition, in Kafka's order: exactly one magic-2 batch
  * whose length matches (CORRUPT_MESSAGE / INVALID_RECORD), size against
- * max.message.bytes (MESSAGE_TOO_LARGE), CRC and records
- * (CORRUPT_MESSAGE / INVALID_RECORD), codec (UNSUPPORTED_COMPRESSION_TYPE,
- * zstd needs v7). Nothing is appended for a refused batch. */
+ * max.message.bytes (MESSAGE_TOO_LARGE), CRC (CORRUPT_MESSAGE), codec
+ * (UNSUPPORTED_COMPRESSION_TYPE, zstd needs v7), then every record,
+ * inflated the way the strictest consumer reads it (proto/compression.h):
+ * records that do not match the header or do not inflate are
+ * INVALID_RECORD, records that inflate past LIMIT_DECOMPRESSED_BATCH_BYTES
+ * MESSAGE_TOO_LARGE, each with an error message. Nothing is appended for a
+ * refused batch. */
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
