@@ -64,10 +64,7 @@ struct compression_stream {
         LZ4F_dctx *lz4;
         struct {
             ZSTD_DStream *ds;
-            unsigned long long frame_expected; /* declared content size of the frame */
-            unsigned long long frame_out;      /* what the frame produced so far */
-            bool in_frame;
-            bool any_frame;
+            unsigned long long expected; /* the frame's declared content size */
         } zstd;
     } u;
 };
@@ -298,6 +295,9 @@ static int comp_zstd_open(struct compression_stream *s)
     /* One frame, not a skippable one, its blocks all there. */
     if (ZSTD_isSkippableFrame(s->in, s->in_len) || comp_zstd_walk(s->in, s->in_len) != 0)
         return RILL_ERR_CORRUPT;
+    s->u.zstd.expected = ZSTD_getFrameContentSize(s->in, s->in_len);
+    if (s->u.zstd.expected == ZSTD_CONTENTSIZE_ERROR)
+        return RILL_ERR_CORRUPT;
     s->u.zstd.ds = ZSTD_createDStream();
     if (s->u.zstd.ds == NULL)
         return RILL_ERR_NOMEM;
@@ -307,39 +307,13 @@ static int comp_zstd_open(struct compression_stream *s)
     return RILL_OK;
 }
 
-static int comp_zstd_frames(struct compression_stream *s, ZSTD_outBuffer *out);
-
-static int comp_zstd_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
+/* Inflates into out, whose pos moves even when an error is returned. The
+ * walk at open has made sure there is exactly one frame. */
+static int comp_zstd_frame(struct compression_stream *s, ZSTD_outBuffer *out)
 {
-    ZSTD_outBuffer out = {dst, cap, 0};
-    int rc = comp_zstd_frames(s, &out);
-    *got = out.pos;
-    return rc;
-}
-
-/* Inflates into out (its pos moves even when an error is returned). */
-static int comp_zstd_frames(struct compression_stream *s, ZSTD_outBuffer *out)
-{
+    unsigned long long expected = s->u.zstd.expected;
+    bool declared = expected != ZSTD_CONTENTSIZE_UNKNOWN;
     while (out->pos < out->size) {
-        if (!s->u.zstd.in_frame) {
-            if (s->in_pos == s->in_len && s->u.zstd.any_frame) {
-                s->done = true;
-                break;
-            }
-            /* Every producer writes one frame, and kafka-python reads only
-             * the first: a second frame, a skippable one or trailing
-             * bytes would be records lost to it. */
-            if (s->u.zstd.any_frame ||
-                ZSTD_isSkippableFrame(s->in + s->in_pos, s->in_len - s->in_pos))
-                return RILL_ERR_CORRUPT;
-            unsigned long long size =
-                ZSTD_getFrameContentSize(s->in + s->in_pos, s->in_len - s->in_pos);
-            if (size == ZSTD_CONTENTSIZE_ERROR)
-                return RILL_ERR_CORRUPT;
-            s->u.zstd.frame_expected = size;
-            s->u.zstd.frame_out = 0;
-            s->u.zstd.in_frame = true;
-        }
         ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
         size_t before = out->pos;
         size_t left = ZSTD_decompressStream(s->u.zstd.ds, out, &in);
@@ -348,21 +322,28 @@ static int comp_zstd_frames(struct compression_stream *s, ZSTD_outBuffer *out)
                                                                             : RILL_ERR_CORRUPT;
         bool progress = out->pos != before || in.pos != s->in_pos;
         s->in_pos = in.pos;
-        s->u.zstd.frame_out += out->pos - before;
-        unsigned long long expected = s->u.zstd.frame_expected;
-        if (expected != ZSTD_CONTENTSIZE_UNKNOWN && s->u.zstd.frame_out > expected)
-            return RILL_ERR_CORRUPT; /* the frame produces more than it declared */
-        if (left == 0) { /* frame complete and flushed */
-            if (expected != ZSTD_CONTENTSIZE_UNKNOWN && s->u.zstd.frame_out != expected)
+        /* librdkafka sizes its buffer from the declared size: a frame that
+         * produces more or less than it says is unreadable to it. */
+        if (declared && s->produced + out->pos > expected)
+            return RILL_ERR_CORRUPT;
+        if (left == 0) { /* the frame is complete and flushed */
+            if ((declared && s->produced + out->pos != expected) || s->in_pos != s->in_len)
                 return RILL_ERR_CORRUPT;
-            s->u.zstd.in_frame = false;
-            s->u.zstd.any_frame = true;
-            continue;
+            s->done = true;
+            break;
         }
         if (!progress)
-            return RILL_ERR_CORRUPT; /* input ended inside a frame */
+            return RILL_ERR_CORRUPT; /* input ended inside the frame */
     }
     return RILL_OK;
+}
+
+static int comp_zstd_read(struct compression_stream *s, uint8_t *dst, size_t cap, size_t *got)
+{
+    ZSTD_outBuffer out = {dst, cap, 0};
+    int rc = comp_zstd_frame(s, &out);
+    *got = out.pos;
+    return rc;
 }
 
 /* ---- the stream ------------------------------------------------------- */
