@@ -141,7 +141,9 @@ class HostileBatches(unittest.TestCase):
             grown_mib = (vm_kib(pid, "VmHWM") - hwm_before) / 1024
         # The 200 MB zstd value and the snappy block that declares 256 MiB
         # cost a window and a codec's state, never what they claim.
-        self.assertLess(grown_mib, 48, "peak RSS grew by %.0f MiB" % grown_mib)
+        print("\n  %d regression batches refused; peak RSS grew by %.1f MiB"
+              % (len(names), grown_mib))
+        self.assertLess(grown_mib, 16, "peak RSS grew by %.0f MiB" % grown_mib)
 
         for codec in ("zstd", "none"):
             values = [("%s-after-%d" % (codec, i)).encode() for i in range(2)]
