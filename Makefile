@@ -87,10 +87,19 @@ check-source:
 unit: $(UNIT_BIN)
 	$(SANENV) $(UNIT_BIN)
 
+# The power-loss filesystem for tests (tests/powerloss/, FUSE 3).
+POWERLOSS := $(BUILD)/bin/rill-powerloss
+$(POWERLOSS): $(wildcard tests/powerloss/*.c tests/powerloss/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(SANFLAGS) -Wall -Wextra -Werror -Wshadow \
+	    -Wno-missing-field-initializers -I. $(shell pkg-config --cflags fuse3) -o $@ \
+	    $(filter %.c,$^) $(shell pkg-config --libs fuse3)
+
 # Client compatibility, persistence and bad-input tests: real broker
 # processes and the Debian-packaged Kafka clients.
-compat-debian: $(BIN)
-	RILL_BIN=$(abspath $(BIN)) $(SANENV) /usr/bin/python3 tests/run.py
+compat-debian: $(BIN) $(POWERLOSS)
+	RILL_BIN=$(abspath $(BIN)) RILL_POWERLOSS_BIN=$(abspath $(POWERLOSS)) $(SANENV) \
+	    /usr/bin/python3 tests/run.py
 
 # The sanitized pass skips the fuzz smoke run: the fuzz build is always
 # sanitized, so once per CI run is enough.
