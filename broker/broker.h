@@ -55,6 +55,7 @@ struct request_pool {
     struct conn *overdraft;     /* the connection finishing a frame past the cap */
     int64_t overdraft_since_ms; /* when it took the overdraft */
     int64_t overdraft_bytes;    /* what it has received since */
+    uint64_t overdraft_frames;  /* its frames_in then: done once one more is in */
     struct conn *waiters_head, *waiters_tail;
     size_t nwaiters;
 };

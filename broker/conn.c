@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,30 +52,52 @@ static int64_t conn_frame_remaining(struct conn *c)
     return size >= 0 && need > 0 ? need : 0;
 }
 
-/* How many bytes c may read now; 0 when it must wait for the pool. */
+/* Bytes still to arrive for the frame c has started or, when it holds
+ * none, for the next one its socket already announces (the size prefix
+ * peeked at); -1 when nothing tells. */
+static int64_t conn_frame_ahead(struct conn *c)
+{
+    size_t have = evbuffer_get_length(c->in);
+    if (have >= 4)
+        return conn_frame_remaining(c);
+    uint8_t prefix[4];
+    evbuffer_copyout(c->in, prefix, have);
+    ssize_t n = recv(c->fd, prefix + have, 4 - have, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 || (size_t)n != 4 - have)
+        return -1;
+    int32_t size = (int32_t)be32_load(prefix);
+    return size >= 0 ? (int64_t)size + 4 - (int64_t)have : -1;
+}
+
+/* How many bytes c may read now; 0 when it must wait for the pool. While
+ * connections wait, the others queue behind them (first come, first
+ * served) unless woken with a ticket or finishing the overdraft frame:
+ * room that comes back goes to the waiters, not to whoever reads first. */
 static size_t conn_read_budget(struct conn *c, int64_t now_ms)
 {
     struct request_pool *pool = &c->broker->pool;
+    bool ticket = c->pool_ticket;
+    c->pool_ticket = false;
     if (pool->requests >= pool->max_requests)
         return 0;
     if (pool->max_bytes <= 0)
         return LIMIT_READ_CHUNK_BYTES;
+    if (pool->waiters_head != NULL && !ticket && pool->overdraft != c)
+        return 0;
     int64_t room = pool->max_bytes - pool->bytes;
     if (room > 0)
         return room < LIMIT_READ_CHUNK_BYTES ? (size_t)room : LIMIT_READ_CHUNK_BYTES;
-    /* Full: only the overdraft may finish the frame it has started. */
-    if ((pool->overdraft != NULL && pool->overdraft != c) || c->overdraft_lost)
+    /* Full: only the overdraft may finish its frame. */
+    if (pool->overdraft != c)
         return 0;
-    int64_t need = conn_frame_remaining(c);
+    (void)now_ms;
+    int64_t need = conn_frame_ahead(c);
     if (need <= 0)
         return 0;
-    if (pool->overdraft == NULL) {
-        pool->overdraft = c;
-        pool->overdraft_since_ms = now_ms;
-        pool->overdraft_bytes = 0;
-    }
     return need < LIMIT_READ_CHUNK_BYTES ? (size_t)need : LIMIT_READ_CHUNK_BYTES;
 }
+
+static void pool_grant_overdraft(struct broker *b);
 
 static void conn_pool_wait(struct conn *c)
 {
@@ -91,6 +114,7 @@ static void conn_pool_wait(struct conn *c)
     pool->waiters_tail = c;
     pool->nwaiters++;
     conn_sync_read(c);
+    pool_grant_overdraft(c->broker);
 }
 
 static void conn_pool_unwait(struct conn *c)
@@ -116,29 +140,53 @@ static void conn_pool_unwait(struct conn *c)
 static void conn_pool_resume(struct conn *c)
 {
     conn_pool_unwait(c);
+    c->pool_ticket = true;
     conn_sync_read(c);
     if (c->read_armed)
         event_active(c->ev_read, EV_READ, 0);
 }
 
+/* With the pool full and the overdraft free, gives it to the waiter with
+ * the least left to receive of a frame whose bytes are arriving (shortest
+ * first: a small request is never stuck behind maximal frames, and a
+ * sender trickling a frame announced large comes last). */
+static void pool_grant_overdraft(struct broker *b)
+{
+    struct request_pool *pool = &b->pool;
+    if (pool->overdraft != NULL || pool->max_bytes <= 0 || pool->bytes < pool->max_bytes)
+        return;
+    struct conn *best = NULL;
+    int64_t best_left = 0;
+    for (struct conn *c = pool->waiters_head; c != NULL; c = c->next_waiter) {
+        int ready = 0;
+        if (c->overdraft_lost || ioctl(c->fd, FIONREAD, &ready) != 0 || ready <= 0)
+            continue;
+        int64_t left = conn_frame_ahead(c);
+        if (left > 0 && (best == NULL || left < best_left)) {
+            best = c;
+            best_left = left;
+        }
+    }
+    if (best == NULL)
+        return;
+    pool->overdraft = best;
+    pool->overdraft_frames = best->frames_in;
+    pool->overdraft_since_ms = clock_mono_ms();
+    pool->overdraft_bytes = 0;
+    conn_pool_resume(best);
+}
+
 /* Wakes as many waiters, oldest first, as the room can serve (each may
- * read one chunk); with no room but a free overdraft, the oldest waiter
- * that has a frame to finish. Woken connections that still cannot read
- * queue again at the tail. */
+ * read one chunk), each with a ticket past the queue; with no room, hands
+ * the overdraft on. Woken connections that still cannot read queue again
+ * at the tail. */
 static void pool_wake(struct broker *b)
 {
     struct request_pool *pool = &b->pool;
     if (pool->waiters_head == NULL || pool->requests >= pool->max_requests)
         return;
     if (pool->max_bytes > 0 && pool->bytes >= pool->max_bytes) {
-        if (pool->overdraft != NULL)
-            return;
-        for (struct conn *c = pool->waiters_head; c != NULL; c = c->next_waiter) {
-            if (!c->overdraft_lost && conn_frame_remaining(c) > 0) {
-                conn_pool_resume(c);
-                return;
-            }
-        }
+        pool_grant_overdraft(b);
         return;
     }
     size_t n = pool->nwaiters;
@@ -585,6 +633,7 @@ static void conn_process_frames(struct conn *c)
         c->pool_bytes -= (int64_t)size + 4;
         b->pool.bytes -= 4;
         c->overdraft_lost = false;
+        c->frames_in++;
         if (conn_dispatch(c, frame, (size_t)size) != 0) {
             conn_close(c, "bad request");
             break;
@@ -597,7 +646,8 @@ static void conn_process_frames(struct conn *c)
         conn_close(c, c->dead_reason);
         return;
     }
-    if (b->pool.overdraft == c && conn_frame_remaining(c) == 0)
+    /* The overdraft is for one frame: done once that one is in. */
+    if (b->pool.overdraft == c && c->frames_in > b->pool.overdraft_frames)
         pool_overdraft_done(b, c);
 }
 

@@ -43,6 +43,7 @@ struct conn {
     int inflight;
     bool read_paused;               /* in-flight or output back-pressure */
     bool pool_waiting;              /* on the pool's waiter list */
+    bool pool_ticket;               /* woken from it: may read once past the queue */
     struct conn *prev_waiter, *next_waiter;
     bool read_armed;                /* ev_read is added */
     bool close_when_flushed;        /* close once everything queued is sent */
@@ -52,6 +53,7 @@ struct conn {
     bool overdraft_lost;            /* too slow for the overdraft until its frame is in */
     const char *dead_reason;
     int64_t pool_bytes;             /* bytes of in counted in the pool */
+    uint64_t frames_in;             /* frames taken out of in so far */
     int64_t last_active_ms;
     char ip[64];                    /* the peer's address, for max.connections.per.ip */
     char peer[80];                  /* address:port, for logs */
