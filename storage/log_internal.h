@@ -120,4 +120,8 @@ void store_log_removed(struct storage_store *store, const char *dir);
 /* Queues removal of a directory tree on the janitor. */
 void store_remove_tree(struct storage_store *store, const char *path);
 
+/* fsyncs a directory (after a create, rename or unlink in it). Returns 0
+ * or a RILL_ERR_*. */
+int store_sync_dir(const char *path);
+
 #endif

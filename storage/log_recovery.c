@@ -403,11 +403,9 @@ int storage_log_open(struct storage_store *store, const char *dir, const char *n
     log->log_start_offset = start;
     if (created) {
         /* Make the new directory itself durable. */
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
+        rc = store_sync_dir(dir);
+        if (rc != 0)
+            goto fail;
     }
     store_log_added(store, dir);
     *out = log;

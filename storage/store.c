@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,22 +13,48 @@
 
 static const char store_index_dir[] = "rill-index";
 
+int store_sync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return rill_err_from_errno(errno);
+    int rc = fsync(fd) == 0 ? RILL_OK : rill_err_from_errno(errno);
+    close(fd);
+    return rc;
+}
+
+/* mkdir -p, making every directory it creates durable in its parent: a
+ * log directory that a power cut can take back takes every record in it
+ * along, acknowledged or not. */
 static int store_mkdirs(const char *path)
 {
     char tmp[4096];
     int n = snprintf(tmp, sizeof(tmp), "%s", path);
     if (n < 0 || (size_t)n >= sizeof(tmp))
         return RILL_ERR_INVALID;
-    for (char *p = tmp + 1; *p != '\0'; p++) {
-        if (*p != '/')
+    size_t len = (size_t)n;
+    for (size_t i = 1; i <= len; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
             continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        char saved = tmp[i];
+        tmp[i] = '\0';
+        if (mkdir(tmp, 0755) == 0) {
+            char parent[4096];
+            const char *slash = strrchr(tmp, '/');
+            if (slash == NULL)
+                snprintf(parent, sizeof(parent), ".");
+            else if (slash == tmp)
+                snprintf(parent, sizeof(parent), "/");
+            else
+                snprintf(parent, sizeof(parent), "%.*s", (int)(slash - tmp), tmp);
+            int rc = store_sync_dir(parent);
+            if (rc != 0)
+                return rc;
+        } else if (errno != EEXIST) {
             return rill_err_from_errno(errno);
-        *p = '/';
+        }
+        tmp[i] = saved;
     }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return rill_err_from_errno(errno);
     return RILL_OK;
 }
 
