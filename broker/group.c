@@ -989,7 +989,8 @@ int group_restore(struct group *g, const struct group_metadata_value *v, int64_t
     g->protocol_name = group_strndup(v->protocol);
     g->leader_id = group_strndup(v->leader);
     g->generation = v->generation;
-    g->state_since_ms = v->state_timestamp;
+    if (v->state_timestamp > g->state_since_ms) /* commits loaded before count too */
+        g->state_since_ms = v->state_timestamp;
     struct group_member **tail = &g->members;
     for (int32_t i = 0; i < v->nmembers; i++) {
         const struct group_member_value *mv = &v->members[i];

@@ -638,8 +638,14 @@ static void coordinator_load_record(struct coordinator_partition *cp,
             return;
         }
         struct group_offset_value v;
-        if (group_record_read_offset_value(rec->value.ptr, (size_t)rec->value.len, &v) == 0)
+        if (group_record_read_offset_value(rec->value.ptr, (size_t)rec->value.len, &v) == 0) {
             coordinator_set_offset(g, key.topic.ptr, (size_t)key.topic.len, key.partition, &v);
+            /* A group known only by its commits (no JoinGroup ever wrote
+             * its metadata) has been idle since its newest commit, not
+             * since the epoch: without this it expired on every load. */
+            if (v.commit_timestamp > g->state_since_ms)
+                g->state_since_ms = v.commit_timestamp;
+        }
         return;
     }
     if (rec->value.len < 0) {

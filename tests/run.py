@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs the integration tests (real broker processes, real clients):
-tests/compat/test_*.py and tests/fuzz/test_*.py, with unittest.
+tests/compat/, tests/fuzz/ and tests/powerloss/ test_*.py files, with unittest.
 
 Usage: RILL_BIN=build/release/bin/rill /usr/bin/python3 tests/run.py [pattern]
 """
@@ -16,7 +16,7 @@ def main():
     pattern = sys.argv[1] if len(sys.argv) > 1 else "test_*.py"
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
-    for sub in ("compat", "fuzz"):
+    for sub in ("compat", "fuzz", "powerloss"):
         suite.addTests(loader.discover(os.path.join(here, sub), pattern=pattern,
                                        top_level_dir=os.path.join(here, sub)))
     result = unittest.TextTestRunner(verbosity=2).run(suite)
