@@ -1,6 +1,7 @@
 """__consumer_offsets housekeeping: snapshots let old segments go while the
 committed state stays exact across restarts, and the offsets of a group
-that stays empty expire after offsets.retention.minutes."""
+that stays empty expire after offsets.retention.minutes (and only then:
+a group known only by its commits survives restarts)."""
 import glob
 import os
 import time
@@ -79,6 +80,29 @@ class OffsetsTopic(unittest.TestCase):
             self.assertGreater(time.monotonic() - start, 40)  # not before a minute is up
             broker.restart()
             self.assertEqual(committed(bs, "fleeting", "kept", 1), [-1001])
+        finally:
+            broker.cleanup()
+
+    def test_a_group_known_only_by_its_commits_survives_restarts(self):
+        """Regression: a group that never joined (standalone commits, no
+        group metadata record) was deleted by the first expiry check after
+        every load, its idle time counted from 1970."""
+        broker = Broker(args=["--offsets.retention.check.interval.ms=100"]).start()
+        try:
+            bs = broker.bootstrap
+            p = Producer({"bootstrap.servers": bs})
+            p.produce("solo", value=b"x")
+            p.flush(30)
+            del p
+            c = Consumer({"bootstrap.servers": bs, "group.id": "standalone",
+                          "enable.auto.commit": False})
+            c.commit(offsets=[TopicPartition("solo", 0, 42)], asynchronous=False)
+            c.close()
+            for hard in (False, True):
+                broker.restart(hard=hard)
+                time.sleep(0.5)  # five expiry checks
+                self.assertEqual(committed(bs, "standalone", "solo", 1), [42])
+            self.assertNotIn("standalone: expired", broker.log())
         finally:
             broker.cleanup()
 
