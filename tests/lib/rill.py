@@ -3,6 +3,11 @@
 Every broker a test starts is registered and killed at interpreter exit,
 so a failing test never leaves a process behind. Waits are on conditions
 (a log line, a port that answers), each with a deadline.
+
+Every broker is watched: an exit the test did not ask for (a crash, a
+signal, a non-zero code, an assertion, a sanitizer abort) fails the test
+that was running (tests/run.py asks unexpected_exits() after each test)
+and fails cleanup(), in the release build as in the sanitized one.
 """
 import atexit
 import os
@@ -24,6 +29,18 @@ _live = []
 def _cleanup():
     for b in list(_live):
         b.kill()
+
+
+def unexpected_exits():
+    """Brokers that have exited without being asked to since the last
+    call: a list of messages, each with the tail of the broker's log."""
+    found = []
+    for b in list(_live):
+        why = b.exit_problem()
+        if why is not None and not b.reported:
+            b.reported = True
+            found.append(why)
+    return found
 
 
 atexit.register(_cleanup)
@@ -65,6 +82,8 @@ class Broker:
         self.proc = None
         self.log_path = os.path.join(self.workdir, "broker.log")
         self.starts = 0
+        self.expected_exit = False
+        self.reported = False
 
     @property
     def bootstrap(self):
@@ -78,6 +97,8 @@ class Broker:
                "--listeners=PLAINTEXT://127.0.0.1:%d" % self.port] + self.args
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
+        self.expected_exit = False
+        self.reported = False
         _live.append(self)
 
         def ready():
@@ -102,7 +123,20 @@ class Broker:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def exit_problem(self):
+        """A message when the broker has exited without being asked to."""
+        if self.proc is None or self.expected_exit:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            return None
+        how = "killed by signal %d" % -rc if rc < 0 else "exited with %d" % rc
+        return "rill (port %d) %s without being asked to; its log ends:\n%s" % (
+            self.port, how, self.log()[-4000:])
+
     def signal(self, sig):
+        if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+            self.expected_exit = True
         if self.alive():
             self.proc.send_signal(sig)
 
@@ -139,6 +173,7 @@ class Broker:
     def kill(self):
         if self.proc is None:
             return
+        self.expected_exit = True
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -159,8 +194,12 @@ class Broker:
             if self.alive():
                 self.stop()
             else:
+                why = self.exit_problem()
                 self.kill()
                 self.check_log()
+                if why is not None and not self.reported:
+                    self.reported = True
+                    raise AssertionError(why)
         finally:
             self.kill()
             if self.owns_workdir:
