@@ -8,10 +8,13 @@
 Each client is installed into build/compat/<client> (a copy of its folder
 here), then runs the same scenario against a fresh broker: create a topic,
 produce keyed records with headers using the client's default producer,
-consume them in a group, commit, and read the commits back. A client that
-cannot be installed (registry unreachable, toolchain missing) is reported
-as SKIPPED with the reason, loudly; one that installs but fails fails the
-run.
+consume them in a group, commit, and read the commits back.
+
+Installing is two steps: fetching the packages from the registry, then
+building. Only a fetch the registry refuses makes a client SKIPPED (with
+the reason, loudly); a client whose packages arrived but that does not
+build or run, a missing toolchain, or a broker that crashed under it
+fails the run.
 
 Usage: RILL_BIN=... tests/compat/registry/run.py [client ...]
 """
@@ -29,37 +32,60 @@ BUILD = os.path.join(ROOT, "build", "compat")
 PYTHON = sys.executable if os.path.basename(sys.executable).startswith("python3") else "python3"
 
 
-def sh(cmd, cwd, timeout=900):
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+class FetchRefused(Exception):
+    """The registry did not deliver the client's packages."""
+
+
+class BuildFailed(Exception):
+    """The packages arrived; building or preparing the client failed."""
+
+
+def sh(cmd, cwd, error, timeout=900):
+    try:
+        r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise error("%s: %s" % (" ".join(cmd), e))
     if r.returncode != 0:
-        raise RuntimeError("%s failed:\n%s%s" % (" ".join(cmd), r.stdout[-2000:], r.stderr[-3000:]))
+        raise error("%s failed:\n%s%s" % (" ".join(cmd), r.stdout[-2000:], r.stderr[-3000:]))
     return r.stdout
 
 
+def fetch(cmd, cwd):
+    return sh(cmd, cwd, FetchRefused)
+
+
+def build(cmd, cwd):
+    return sh(cmd, cwd, BuildFailed)
+
+
 def install_kafkajs(d):
-    sh(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], d)
+    fetch(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], d)  # plain JS
     return ["node", "test.js"]
 
 
 def install_franz_go(d):
-    sh(["go", "mod", "tidy"], d)
-    sh(["go", "build", "-o", "franz-compat", "."], d)
+    fetch(["go", "mod", "download"], d)
+    build(["go", "mod", "tidy"], d)
+    build(["go", "build", "-o", "franz-compat", "."], d)
     return ["./franz-compat"]
 
 
 def install_java(d):
-    sh(["mvn", "-q", "-B", "dependency:build-classpath", "-Dmdep.outputFile=cp.txt"], d)
+    fetch(["mvn", "-q", "-B", "dependency:build-classpath", "-Dmdep.outputFile=cp.txt"], d)
     with open(os.path.join(d, "cp.txt")) as f:
         cp = f.read().strip()
     os.makedirs(os.path.join(d, "classes"), exist_ok=True)
-    sh(["javac", "-d", "classes", "-cp", cp, "src/main/java/RillCompat.java"], d)
+    build(["javac", "-d", "classes", "-cp", cp, "src/main/java/RillCompat.java"], d)
     return ["java", "-cp", "classes:" + cp, "RillCompat"]
 
 
 def install_pypi(d):
     venv = os.path.join(d, "venv")
-    sh([PYTHON, "-m", "venv", venv], d)
-    sh([os.path.join(venv, "bin", "pip"), "install", "-q", "-r", "requirements.txt"], d)
+    build([PYTHON, "-m", "venv", venv], d)
+    pip = os.path.join(venv, "bin", "pip")
+    fetch([pip, "download", "-q", "-d", "wheels", "-r", "requirements.txt"], d)
+    build([pip, "install", "-q", "--no-index", "--find-links", "wheels", "-r",
+           "requirements.txt"], d)
     return [os.path.join(venv, "bin", "python"), "test.py"]
 
 
@@ -88,9 +114,13 @@ def main():
             shutil.copytree(src, d)
         try:
             cmd = CLIENTS[name](d)
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        except FetchRefused as e:
             results[name] = "SKIPPED"
-            print("*** SKIPPED %s: it could not be installed here ***\n%s" % (name, e))
+            print("*** SKIPPED %s: its registry did not deliver it here ***\n%s" % (name, e))
+            continue
+        except BuildFailed as e:
+            results[name] = "FAIL"
+            print("*** FAIL %s: its packages arrived but it does not build ***\n%s" % (name, e))
             continue
         broker = Broker(args=["--group.initial.rebalance.delay.ms=0"]).start()
         try:
@@ -101,11 +131,15 @@ def main():
             print("%s %s\n%s%s" % (results[name], name, r.stdout, "" if ok else r.stderr[-4000:]))
             if not ok:
                 print("broker log (tail):\n" + broker.log()[-3000:])
-        except subprocess.TimeoutExpired:
+        except (OSError, subprocess.TimeoutExpired) as e:
             results[name] = "FAIL"
-            print("FAIL %s: timed out" % name)
+            print("FAIL %s: %s" % (name, e))
         finally:
-            broker.cleanup()
+            try:
+                broker.cleanup()
+            except (AssertionError, RuntimeError) as e:  # the broker crashed or would not stop
+                results[name] = "FAIL"
+                print("FAIL %s: %s" % (name, e))
     print("\ncompat summary: " + ", ".join("%s %s" % (k, v) for k, v in results.items()))
     sys.exit(1 if "FAIL" in results.values() else 0)
 
