@@ -127,6 +127,14 @@ static int metadata_apply_to(struct metadata_log *ml, int64_t committed)
     return RILL_OK;
 }
 
+/* The metadata log's directory went offline: proposals waiting for their
+ * fsync will not get it and are answered with an error now. */
+static void metadata_on_offline(struct storage_log *log, void *ctx)
+{
+    (void)log;
+    metadata_log_abort_pending(ctx);
+}
+
 static void metadata_on_durable(struct storage_log *log, int64_t durable, void *ctx)
 {
     (void)log;
@@ -169,6 +177,7 @@ int metadata_log_open(struct broker *b, struct metadata_log **out)
         free(ml);
         return rc;
     }
+    storage_log_on_offline(ml->log, metadata_on_offline);
     ml->applied_next = storage_log_start_offset(ml->log);
     *out = ml;
     rc = metadata_apply_to(ml, storage_log_end_offset(ml->log));

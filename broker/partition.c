@@ -61,6 +61,22 @@ static void partition_on_durable(struct storage_log *log, int64_t durable_offset
         partition_advance_hw(p, durable_offset);
 }
 
+/* The log's directory went offline: what waits for durability will never
+ * get it, so it is answered KAFKA_STORAGE_ERROR now, and long-polls wake
+ * to find the same. */
+static void partition_on_offline(struct storage_log *log, void *ctx)
+{
+    (void)log;
+    struct partition *p = ctx;
+    while (p->waiters_head != NULL) {
+        struct partition_waiter *w = p->waiters_head;
+        p->waiters_head = w->next;
+        w->fn(w, KAFKA_ERR_KAFKA_STORAGE_ERROR);
+    }
+    p->waiters_tail = NULL;
+    partition_notify_watches(p);
+}
+
 /* Idempotent producers' state is rebuilt from the batch headers of the
  * last segments: enough to recognise retries of anything recent. */
 #define PARTITION_PRODUCER_SCAN_SEGMENTS 2
@@ -96,6 +112,7 @@ int partition_open(struct broker *b, struct broker_topic *topic, int32_t index,
         free(p);
         return rc;
     }
+    storage_log_on_offline(p->log, partition_on_offline);
     /* Recovery made everything on disk durable. */
     p->high_watermark = storage_log_end_offset(p->log);
     rc = producer_table_init(&p->producers);

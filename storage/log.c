@@ -202,10 +202,35 @@ static int log_write_all(int fd, const uint8_t *buf, size_t len, int64_t positio
     return RILL_OK;
 }
 
+int log_check_online(struct storage_log *log)
+{
+    if (!log->offline && !storage_store_dir_offline(log->store, log->dir))
+        return RILL_OK;
+    if (!log->offline) {
+        log->offline = true;
+        log_error("storage", "%s: offline with its log directory %s", log->name, log->dir);
+        if (log->on_offline != NULL)
+            log->on_offline(log, log->ctx);
+    }
+    return RILL_ERR_IO;
+}
+
+void storage_log_on_offline(struct storage_log *log, storage_offline_fn fn)
+{
+    log->on_offline = fn;
+}
+
+bool storage_log_offline(const struct storage_log *log)
+{
+    return log->offline;
+}
+
 int storage_log_append(struct storage_log *log, uint8_t *batch, size_t len,
                        int32_t leader_epoch, const struct record_batch_info *info,
                        int64_t now_ms, int64_t *base_offset)
 {
+    if (log_check_online(log) != 0)
+        return RILL_ERR_IO;
     struct storage_segment *active = &log->segs[log->nsegs - 1];
     bool full = active->size_bytes + (int64_t)len > log->cfg.segment_bytes;
     bool old = log->cfg.segment_ms > 0 && active->first_append_ms >= 0 &&
@@ -314,9 +339,12 @@ static void flush_job_done(struct storage_job *job)
         return;
     }
     if (rc != 0) {
-        /* Nothing is marked durable: acknowledgements waiting for this
-         * fsync keep waiting, and the next flush tries again. */
+        /* Never retried: after a failed fsync Linux may have dropped the
+         * pages it was writing, and the next fsync would report success
+         * for data that is gone. The directory goes offline. */
         log_error("storage", "%s: fsync failed: %s", log->name, rill_strerror(rc));
+        store_dir_failed(log->store, log->dir, rc);
+        (void)log_check_online(log);
     } else if (!stale) {
         if (log_put_checkpoint(log, &cp) != 0)
             log_warn("storage", "%s: recovery checkpoint not written", log->name);
@@ -340,7 +368,7 @@ static void flush_job_done(struct storage_job *job)
 
 void storage_log_flush(struct storage_log *log)
 {
-    if (log->flush_inflight || !storage_log_dirty(log))
+    if (log->flush_inflight || !storage_log_dirty(log) || log_check_online(log) != 0)
         return;
     struct flush_job *fj = calloc(1, sizeof(*fj));
     if (fj == NULL)
@@ -492,6 +520,8 @@ int storage_log_read(struct storage_log *log, int64_t offset, int64_t max_offset
                      size_t max_bytes, struct storage_read *out)
 {
     *out = (struct storage_read){.fd = -1, .first_offset = offset, .next_offset = offset};
+    if (log_check_online(log) != 0)
+        return RILL_ERR_IO;
     if (offset < log->log_start_offset || offset > log->log_end_offset)
         return RILL_ERR_RANGE;
     if (offset >= max_offset)
@@ -517,6 +547,8 @@ int storage_log_read_copy(struct storage_log *log, int64_t offset, int64_t max_o
 {
     *buf = NULL;
     *len = 0;
+    if (log_check_online(log) != 0)
+        return RILL_ERR_IO;
     if (offset < log->log_start_offset || offset > log->log_end_offset)
         return RILL_ERR_RANGE;
     if (offset >= max_offset)

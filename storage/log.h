@@ -47,6 +47,19 @@ struct storage_log;
 /* Called on the loop thread when the durable offset advanced. */
 typedef void (*storage_durable_fn)(struct storage_log *log, int64_t durable_offset, void *ctx);
 
+/* Called on the loop thread, once, when the log went offline: an fsync of
+ * its directory failed (Linux may have dropped the data it was to make
+ * durable, so no later fsync there can be trusted: fsyncgate). From then
+ * on appends, reads and flushes fail with RILL_ERR_IO and the durable
+ * offset never moves again; a restart recovers from what is on disk. */
+typedef void (*storage_offline_fn)(struct storage_log *log, void *ctx);
+
+/* Sets the offline callback (same ctx as on_durable). */
+void storage_log_on_offline(struct storage_log *log, storage_offline_fn fn);
+
+/* Whether the log is offline. */
+bool storage_log_offline(const struct storage_log *log);
+
 /* Opens the log called name ("topic-3") in dir, creating it when missing,
  * and recovers it. On success the caller owns *out. */
 int storage_log_open(struct storage_store *store, const char *dir, const char *name,

@@ -60,8 +60,10 @@ struct storage_log {
     int64_t last_flush_ms;
     bool closing;                  /* closed while a flush was in flight: free when done */
     bool destroyed;                /* destroyed likewise: free and remove when done */
+    bool offline;                  /* its directory is offline: no append, read or fsync */
 
     storage_durable_fn on_durable;
+    storage_offline_fn on_offline;
     void *ctx;
 };
 
@@ -69,6 +71,7 @@ struct storage_store {
     char **dirs;
     size_t ndirs;
     size_t *dir_logs;              /* logs per dir, for placement */
+    bool *dir_offline;             /* a failed fsync took the directory offline */
     struct storage_index *index;
     struct storage_worker *flusher;
     struct storage_worker *janitor;
@@ -123,5 +126,13 @@ void store_remove_tree(struct storage_store *store, const char *path);
 /* fsyncs a directory (after a create, rename or unlink in it). Returns 0
  * or a RILL_ERR_*. */
 int store_sync_dir(const char *path);
+
+/* Takes log's directory offline after a failed fsync (rc), and the log
+ * with it: once is enough, no later fsync of that directory is trusted. */
+void store_dir_failed(struct storage_store *store, const char *dir, int rc);
+
+/* Checks that log may still be used; takes it offline (calling its
+ * on_offline) when its directory went offline. Returns 0 or RILL_ERR_IO. */
+int log_check_online(struct storage_log *log);
 
 #endif

@@ -90,7 +90,8 @@ int storage_store_open(const char *const *dirs, size_t ndirs, struct storage_sto
     int rc = RILL_ERR_NOMEM;
     store->dirs = calloc(ndirs, sizeof(char *));
     store->dir_logs = calloc(ndirs, sizeof(size_t));
-    if (store->dirs == NULL || store->dir_logs == NULL)
+    store->dir_offline = calloc(ndirs, sizeof(bool));
+    if (store->dirs == NULL || store->dir_logs == NULL || store->dir_offline == NULL)
         goto fail;
     store->ndirs = ndirs;
     for (size_t i = 0; i < ndirs; i++) {
@@ -160,7 +161,34 @@ void storage_store_close(struct storage_store *store)
         free(store->dirs ? store->dirs[i] : NULL);
     free(store->dirs);
     free(store->dir_logs);
+    free(store->dir_offline);
     free(store);
+}
+
+static ssize_t store_dir_index(const struct storage_store *store, const char *dir)
+{
+    for (size_t i = 0; i < store->ndirs; i++)
+        if (strcmp(store->dirs[i], dir) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+void store_dir_failed(struct storage_store *store, const char *dir, int rc)
+{
+    ssize_t i = store_dir_index(store, dir);
+    if (i < 0 || store->dir_offline[i])
+        return;
+    store->dir_offline[i] = true;
+    log_error("storage", "log directory %s is offline: an fsync failed (%s), so what it was to "
+              "make durable may be lost and no later fsync there can be trusted; its partitions "
+              "answer KAFKA_STORAGE_ERROR until the broker restarts on a sound disk",
+              dir, rill_strerror(rc));
+}
+
+bool storage_store_dir_offline(const struct storage_store *store, const char *dir)
+{
+    ssize_t i = store_dir_index(store, dir);
+    return i >= 0 && store->dir_offline[i];
 }
 
 size_t storage_store_notify_fds(const struct storage_store *store, int *fds, size_t max)

@@ -11,6 +11,7 @@
 #ifndef RILL_STORAGE_STORE_H
 #define RILL_STORAGE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,5 +44,8 @@ int storage_store_list(struct storage_store *store,
 const char *storage_store_dir_for(struct storage_store *store, const char *name);
 
 struct storage_index *storage_store_index(struct storage_store *store);
+
+/* Whether a failed fsync took dir offline (storage/log.h). */
+bool storage_store_dir_offline(const struct storage_store *store, const char *dir);
 
 #endif
