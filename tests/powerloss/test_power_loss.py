@@ -179,6 +179,10 @@ class PowerLoss(unittest.TestCase):
             stored = read_topic(self.broker.bootstrap, "pl-" + client)
             report["clients"][client] = check(read_acks(acks[client]), stored)
         report["committed"] = self.committed("pl-confluent-all")
+        from confluent_kafka.admin import AdminClient
+        topics = AdminClient({"bootstrap.servers": self.broker.bootstrap}).list_topics(
+            timeout=20).topics
+        report["topics"] = sorted(t for t in topics if t.startswith("pl-"))
         report["last_commit"] = commits[-1] if commits else None
         report["stats"] = powerloss("stats", self.mnt).stdout.strip()
         print("\n  %s" % report)
@@ -197,6 +201,7 @@ class PowerLoss(unittest.TestCase):
             r = report["clients"][client]
             self.assertEqual((r["duplicated"], r["reordered"]), (0, 0), "%s: %s" % (client, r))
         self.assertEqual(report["committed"], report["last_commit"])
+        self.assertEqual(report["topics"], sorted("pl-" + c for c in CLIENTS))
         self.assertIn("crashes=%d" % (CYCLES + 1), report["stats"])
 
     def test_never_loses_acknowledged_records_and_the_checker_says_so(self):

@@ -117,6 +117,36 @@ class PowerLossFaults(unittest.TestCase):
             self.assertEqual(fetch_values(c, "g"), (0, [b"other"]))
             self.assertEqual(produce(c, "f", [b"again"]), (0, 10))
 
+    def test_recovery_cuts_a_write_torn_by_the_power_cut(self):
+        # Under "never" appends stay unsynced; a clean stop syncs the first
+        # one (and the segment's name). The power cut then tears the next
+        # writes: only their first 5,500 bytes reach the disk, five whole
+        # 1 KB batches and part of the sixth.
+        self.broker.stop()
+        self.broker.args.append("--log.flush.policy=never")
+        self.broker.start()
+        with RawClient(self.broker.port) as c:
+            self.assertEqual(produce(c, "torn", [b"base"]), (0, 0))
+        self.broker.stop()
+        self.broker.start()
+        with RawClient(self.broker.port) as c:
+            for i in range(20):
+                self.assertEqual(produce(c, "torn", [b"%04d" % i + b"t" * 1000])[0], 0)
+        self.broker.kill()
+        powerloss("fault", self.mnt, "torn", "data/torn-0/*.log", "5500")
+        powerloss("crash", self.mnt)
+        self.broker.start()
+        self.assertIn("torn or corrupt tail", self.broker.log())
+        with RawClient(self.broker.port) as c:
+            err, values = fetch_values(c, "torn")
+            self.assertEqual(err, 0)
+            kept = len(values) - 1
+            self.assertTrue(1 <= kept < 6, "kept %d torn batches" % kept)
+            self.assertEqual(values, [b"base"] + [b"%04d" % i + b"t" * 1000
+                                                  for i in range(kept)])
+            self.assertEqual(log_end(c, "torn"), len(values))
+            self.assertEqual(produce(c, "torn", [b"next"]), (0, len(values)))
+
     def test_enospc_refuses_appends_and_keeps_serving_reads(self):
         with RawClient(self.broker.port) as c:
             acked = [b"kept-%d" % i for i in range(5)]
