@@ -53,7 +53,13 @@ struct group *group_new(struct coordinator_partition *cp, const char *group_id, 
     if (g == NULL)
         return NULL;
     g->cp = cp;
-    g->group_id = strndup(group_id, len);
+    /* Exactly len bytes: the id is a key of len bytes in the coordinator's
+     * map (strndup would stop at a NUL the client put in it). */
+    g->group_id = malloc(len + 1);
+    if (g->group_id != NULL) {
+        memcpy(g->group_id, group_id, len);
+        g->group_id[len] = '\0';
+    }
     g->state = GROUP_EMPTY;
     g->join_deadline_ms = -1;
     g->sync_deadline_ms = -1;

@@ -170,6 +170,10 @@ int16_t group_coordinator_group(struct group_coordinator *gc, const char *group,
                                 bool create, struct group **out)
 {
     *out = NULL;
+    /* Group ids travel as C strings inside the coordinator (records, logs,
+     * lookups by name): one with a NUL in it cannot be one of them. */
+    if (memchr(group, '\0', len) != NULL)
+        return KAFKA_ERR_INVALID_GROUP_ID;
     int32_t pi = group_coordinator_partition_of(gc, group, len);
     if (pi < 0 || pi >= gc->nparts || gc->parts[pi] == NULL)
         return KAFKA_ERR_NOT_COORDINATOR;

@@ -2,6 +2,7 @@
 
 #include <rocksdb/c.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,11 @@ struct storage_index {
     rocksdb_writeoptions_t *wopts;
     rocksdb_readoptions_t *ropts;
     rocksdb_column_family_handle_t *cf[CF_COUNT];
+    /* A write failed (a full disk, an I/O error): RocksDB keeps the error
+     * and asserts on the next write of the same file, so no write is made
+     * again until the broker restarts. The index is derived: lookups fall
+     * back to scanning the segments, and recovery rebuilds the rest. */
+    bool write_failed;
 };
 
 enum { KEY_BYTES = 16, STATE_KEY_BYTES = 17 };
@@ -46,7 +52,11 @@ int storage_index_open(const char *path, struct storage_index **out, char **errm
     rocksdb_options_set_max_open_files(idx->options, 256);
     rocksdb_options_set_keep_log_file_num(idx->options, 2);
     rocksdb_options_set_max_log_file_size(idx->options, 1 << 20);
-    rocksdb_options_set_info_log_level(idx->options, 2 /* WARN */);
+    /* Headers only: RocksDB's info log lives on the same disk, and once an
+     * append to it has failed (a full disk), its next log line trips an
+     * assertion inside RocksDB (seen on Debian's 7.8 during its own
+     * recovery from the error). Rill reports index errors itself. */
+    rocksdb_options_set_info_log_level(idx->options, 5 /* HEADER */);
     /* Column families flush together so the checkpoint in "state" never
      * survives without the index entries it vouches for. */
     rocksdb_options_set_atomic_flush(idx->options, 1);
@@ -96,12 +106,37 @@ static int index_check(char *err, const char *what)
     return RILL_ERR_DB;
 }
 
+static int index_write_result(struct storage_index *idx, char *err, const char *what)
+{
+    if (err == NULL)
+        return RILL_OK;
+    log_error("index", "%s: %s: the index is not written again until the broker restarts "
+              "(lookups scan the segments; the restart rebuilds what is missing)", what, err);
+    free(err);
+    idx->write_failed = true;
+    return RILL_ERR_DB;
+}
+
 static int index_write(struct storage_index *idx, rocksdb_writebatch_t *wb, const char *what)
 {
+    if (idx->write_failed) {
+        rocksdb_writebatch_destroy(wb);
+        return RILL_ERR_DB;
+    }
     char *err = NULL;
     rocksdb_write(idx->db, idx->wopts, wb, &err);
     rocksdb_writebatch_destroy(wb);
-    return index_check(err, what);
+    return index_write_result(idx, err, what);
+}
+
+static int index_put(struct storage_index *idx, int cf, const void *key, size_t klen,
+                     const void *val, size_t vlen, const char *what)
+{
+    if (idx->write_failed)
+        return RILL_ERR_DB;
+    char *err = NULL;
+    rocksdb_put_cf(idx->db, idx->wopts, idx->cf[cf], key, klen, val, vlen, &err);
+    return index_write_result(idx, err, what);
 }
 
 int storage_index_log_id(struct storage_index *idx, const char *name, int create,
@@ -175,10 +210,7 @@ int storage_index_put_offset(struct storage_index *idx, uint64_t log_id, int64_t
     index_key(key, log_id, (uint64_t)offset);
     be64_store(val, (uint64_t)segment_base);
     be32_store(val + 8, position);
-    char *err = NULL;
-    rocksdb_put_cf(idx->db, idx->wopts, idx->cf[CF_OFFSETS], (const char *)key, sizeof(key),
-                   (const char *)val, sizeof(val), &err);
-    return index_check(err, "put offset");
+    return index_put(idx, CF_OFFSETS, key, sizeof(key), val, sizeof(val), "put offset");
 }
 
 /* Positions it at the last key of log_id that is <= key; returns the
@@ -228,10 +260,7 @@ int storage_index_put_time(struct storage_index *idx, uint64_t log_id, int64_t t
     uint8_t key[KEY_BYTES], val[8];
     index_key(key, log_id, index_ts_bias(timestamp));
     be64_store(val, (uint64_t)offset);
-    char *err = NULL;
-    rocksdb_put_cf(idx->db, idx->wopts, idx->cf[CF_TIMES], (const char *)key, sizeof(key),
-                   (const char *)val, sizeof(val), &err);
-    return index_check(err, "put time");
+    return index_put(idx, CF_TIMES, key, sizeof(key), val, sizeof(val), "put time");
 }
 
 int storage_index_find_time(struct storage_index *idx, uint64_t log_id, int64_t timestamp,
@@ -319,10 +348,7 @@ int storage_index_put_state(struct storage_index *idx, uint64_t log_id, int kind
 {
     uint8_t key[STATE_KEY_BYTES];
     size_t klen = index_state_key(key, log_id, kind, arg);
-    char *err = NULL;
-    rocksdb_put_cf(idx->db, idx->wopts, idx->cf[CF_STATE], (const char *)key, klen, value, len,
-                   &err);
-    return index_check(err, "put state");
+    return index_put(idx, CF_STATE, key, klen, value, len, "put state");
 }
 
 int storage_index_get_state(struct storage_index *idx, uint64_t log_id, int kind, int64_t arg,
@@ -351,7 +377,9 @@ int storage_index_delete_state(struct storage_index *idx, uint64_t log_id, int k
 {
     uint8_t key[STATE_KEY_BYTES];
     size_t klen = index_state_key(key, log_id, kind, arg);
+    if (idx->write_failed)
+        return RILL_ERR_DB;
     char *err = NULL;
     rocksdb_delete_cf(idx->db, idx->wopts, idx->cf[CF_STATE], (const char *)key, klen, &err);
-    return index_check(err, "delete state");
+    return index_write_result(idx, err, "delete state");
 }

@@ -178,6 +178,23 @@ class HostileBatches(unittest.TestCase):
             self.assertIn("sequence", message)
             self.assertEqual(log_end(c, "seq"), 0)
 
+    def test_a_group_id_with_a_nul_is_invalid(self):
+        """Regression (the bad-input fuzzer under ASan): a group id with a NUL
+        in it was copied up to the NUL and then read for its full length."""
+        from kafka.protocol.commit import OffsetCommitRequest
+        from kafka.protocol.group import JoinGroupRequest
+        protocols = [("range", b"\x00\x00\x00\x00\x00\x01\x00\x01t\x00\x00\x00\x00")]
+        with RawClient(self.broker.port) as c:
+            resp = c.request(JoinGroupRequest[0](group="ab\x00cdefg", session_timeout=6000,
+                                                 member_id="", protocol_type="consumer",
+                                                 group_protocols=protocols))
+            self.assertEqual(resp.error_code, 24)  # INVALID_GROUP_ID
+            resp = c.request(OffsetCommitRequest[2](
+                consumer_group="x\x00y", consumer_group_generation_id=-1, consumer_id="",
+                retention_time=-1, topics=[("seq", [(0, 1, "")])]))
+            self.assertEqual(resp.topics[0][1][0][1], 24)
+        self.assertTrue(self.broker.alive())
+
     def test_an_array_count_that_claims_a_million_elements(self):
         with open(os.path.join(REGRESSIONS, "request", "array-claims-a-million"), "rb") as f:
             frame = f.read()
