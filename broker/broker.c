@@ -17,6 +17,7 @@
 #include "broker/metadata_log.h"
 #include "broker/partition.h"
 #include "broker/producer_ids.h"
+#include "broker/request.h"
 #include "broker/topics.h"
 #include "common/clock.h"
 #include "common/limits.h"
@@ -443,6 +444,7 @@ void broker_free(struct broker *b)
     b->nlisteners = 0;
     while (b->conns != NULL)
         conn_close(b->conns, "broker shutting down");
+    request_cancel_parked(b); /* long-polls that wait on nothing but their timer */
     metadata_log_abort_pending(b->mlog);
     producer_ids_free(b->pids);
     b->pids = NULL;

@@ -79,6 +79,7 @@ struct broker {
     struct strmap conns_per_ip;     /* address -> count, as (uintptr_t) values */
     bool accepting;                 /* listeners enabled (max.connections) */
     struct request_pool pool;
+    struct request *parked;         /* requests waiting on other clients (request.h) */
 
     struct group_coordinator *groups;
     struct producer_ids *pids;

@@ -175,6 +175,14 @@ static void fetch_on_timeout(evutil_socket_t fd, short what, void *arg)
     fetch_evaluate(st);
 }
 
+/* Shutdown: answer now what would have waited for its timer. */
+static void fetch_cancel(struct request *req)
+{
+    struct fetch_state *st = req->handler_state;
+    st->expired = true;
+    fetch_evaluate(st);
+}
+
 static void fetch_arm(struct fetch_state *st)
 {
     struct request *req = st->req;
@@ -246,6 +254,7 @@ static void fetch_evaluate(struct fetch_state *st)
             }
         }
         if (st->timer != NULL) {
+            req->cancel = fetch_cancel;
             request_park(req);
             return;
         }

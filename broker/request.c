@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "broker/api_table.h"
+#include "broker/broker.h"
 #include "broker/conn.h"
 #include "common/assert.h"
 #include "common/log.h"
@@ -47,19 +48,56 @@ struct records_file *request_records_file(struct request *req, int fd, int64_t p
     return rf;
 }
 
+static void request_unpark(struct request *req)
+{
+    struct broker *b = req->broker;
+    if (!req->parked)
+        return;
+    if (req->parked_prev != NULL)
+        req->parked_prev->parked_next = req->parked_next;
+    else
+        b->parked = req->parked_next;
+    if (req->parked_next != NULL)
+        req->parked_next->parked_prev = req->parked_prev;
+    req->parked_prev = req->parked_next = NULL;
+    req->parked = false;
+}
+
 void request_park(struct request *req)
 {
     ASSERT(req->api->waits_on_clients);
+    struct broker *b = req->broker;
+    if (!req->parked) {
+        req->parked = true;
+        req->parked_prev = NULL;
+        req->parked_next = b->parked;
+        if (b->parked != NULL)
+            b->parked->parked_prev = req;
+        b->parked = req;
+    }
     if (!req->counted)
         return;
     req->counted = false;
     conn_pool_release(req->broker, 0, true);
 }
 
+void request_cancel_parked(struct broker *b)
+{
+    /* Each cancel answers (and frees) its request; one without a cancel
+     * only leaves the list. */
+    while (b->parked != NULL) {
+        struct request *req = b->parked;
+        request_unpark(req);
+        if (req->cancel != NULL)
+            req->cancel(req);
+    }
+}
+
 void request_free(struct request *req)
 {
     if (req == NULL)
         return;
+    request_unpark(req);
     if (req->pool_bytes > 0 || req->counted)
         conn_pool_release(req->broker, req->pool_bytes, req->counted);
     /* File descriptors of answers that were never sent. */

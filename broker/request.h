@@ -49,6 +49,12 @@ struct request {
     int64_t received_ms;           /* monotonic */
     int64_t pool_bytes;            /* frame bytes counted in the broker's request pool */
     bool counted;                  /* counts against queued.max.requests */
+    /* Parked on other clients (request_park): on the broker's list, so
+     * that shutdown can finish it; cancel (set by the handler, may be
+     * NULL when another part answers it at shutdown) answers it now. */
+    bool parked;
+    struct request *parked_prev, *parked_next;
+    void (*cancel)(struct request *req);
     void *handler_state;           /* for handlers that wait */
 };
 
@@ -70,8 +76,13 @@ void request_done(struct request *req);
 void request_drop(struct request *req, bool close);
 
 /* Called by a handler that leaves req waiting on other clients (its API
- * has waits_on_clients): req stops counting against queued.max.requests. */
+ * has waits_on_clients): req stops counting against queued.max.requests
+ * and joins the broker's parked list. Calling it again is harmless. */
 void request_park(struct request *req);
+
+/* At shutdown: answers every parked request that has a cancel function
+ * (the others are answered by the part that holds them). */
+void request_cancel_parked(struct broker *b);
 
 /* Wraps fd (ownership passes to the request) for a records field. */
 struct records_file *request_records_file(struct request *req, int fd, int64_t position);

@@ -8,6 +8,7 @@ frame whose array count claims a million elements, and bytes after a
 request body (answered, as Kafka does)."""
 import os
 import struct
+import time
 import unittest
 
 from kafka.protocol.metadata import MetadataRequest
@@ -194,6 +195,25 @@ class HostileBatches(unittest.TestCase):
                 retention_time=-1, topics=[("seq", [(0, 1, "")])]))
             self.assertEqual(resp.topics[0][1][0][1], 24)
         self.assertTrue(self.broker.alive())
+
+    def test_a_long_poll_that_waits_on_nothing_is_finished_at_shutdown(self):
+        """Regression (the bad-input fuzzer under LeakSanitizer): a Fetch
+        naming a topic but no partition waits for its timer alone; at
+        shutdown nothing answered it and it leaked."""
+        from kafka.protocol.fetch import FetchRequest
+        broker = Broker().start()
+        try:
+            c = RawClient(broker.port)
+            c.send_request(FetchRequest[4](replica_id=-1, max_wait_time=60000, min_bytes=1,
+                                           max_bytes=1 << 20, isolation_level=0,
+                                           topics=[("nothing", [])]))
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            self.assertEqual(broker.stop(), 0)  # a leak fails this under ASan
+            self.assertLess(time.monotonic() - t0, 20)
+            c.close()
+        finally:
+            broker.cleanup()
 
     def test_an_array_count_that_claims_a_million_elements(self):
         with open(os.path.join(REGRESSIONS, "request", "array-claims-a-million"), "rb") as f:
