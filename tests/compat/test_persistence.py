@@ -55,7 +55,8 @@ class Persistence(unittest.TestCase):
     def crash_loop(self, hard, cycles=3):
         ack_file = os.path.join(self.broker.workdir, "acks.txt")
         self.producer = subprocess.Popen(
-            [PYTHON, os.path.join(HERE, "acked_producer.py"), self.broker.bootstrap, "durable",
+            [PYTHON, os.path.join(HERE, "..", "lib", "acked_producer.py"), "confluent-all",
+             self.broker.bootstrap, "durable",
              ack_file], stderr=subprocess.DEVNULL)
         target = 0
         for _ in range(cycles):

@@ -151,7 +151,8 @@ class PowerLoss(unittest.TestCase):
         acks = {c: os.path.join(self.workdir, "acks-%s.txt" % c) for c in CLIENTS}
         for client in CLIENTS:
             self.producers[client] = subprocess.Popen(
-                [PYTHON, os.path.join(HERE, "acked_producer.py"), client, self.broker.bootstrap,
+                [PYTHON, os.path.join(HERE, "..", "lib", "acked_producer.py"), client,
+                 self.broker.bootstrap,
                  "pl-" + client, acks[client]], stderr=subprocess.DEVNULL)
         commits = []
         for cycle in range(CYCLES):
