@@ -169,7 +169,8 @@ static void broker_each_partition(struct broker *b, void (*fn)(struct partition 
          e = strmap_next(&b->topics, e, &bucket)) {
         struct broker_topic *t = e->value;
         for (int32_t i = 0; i < t->npartitions; i++)
-            fn(t->partitions[i], ctx);
+            if (t->partitions[i] != NULL)
+                fn(t->partitions[i], ctx);
     }
 }
 
@@ -404,6 +405,15 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     rc = metadata_log_open(b, &b->mlog);
     if (rc != 0)
         return rc;
+    /* Partitions open from the replayed image, not from the history of
+     * records that built it; directories it does not own go first. */
+    rc = topics_set_aside_strays(b, METADATA_LOG_NAME);
+    if (rc != 0) {
+        log_error("broker", "cannot set aside the partition directories no topic owns: %s",
+                  rill_strerror(rc));
+        return rc;
+    }
+    metadata_log_listen(b->mlog, topics_follow_image, b);
     rc = broker_listen(b);
     if (rc != 0)
         return rc;

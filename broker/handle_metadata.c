@@ -57,7 +57,7 @@ static int metadata_fill_topic(struct request *req,
         p->IsrNodes.count = (int32_t)mp->nisr;
         p->IsrNodes.items = mp->isr;
         /* A partition the image lists but this broker could not open. */
-        bool local = bt != NULL && i < bt->npartitions;
+        bool local = bt != NULL && i < bt->npartitions && bt->partitions[i] != NULL;
         if (mp->leader == b->cfg.node_id && !local) {
             p->ErrorCode = KAFKA_ERR_LEADER_NOT_AVAILABLE;
             p->LeaderId = -1;

@@ -4,8 +4,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
-#include "broker/producer_ids.h"
-#include "broker/topics.h"
+#include "common/assert.h"
 #include "common/checked.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -15,7 +14,7 @@
 #include "proto/record_iter.h"
 #include "storage/log.h"
 
-static const char metadata_log_name[] = "__cluster_metadata-0";
+static const char metadata_log_name[] = METADATA_LOG_NAME;
 
 struct metadata_proposal {
     struct metadata_proposal *next;
@@ -24,8 +23,15 @@ struct metadata_proposal {
     void *ctx;
 };
 
+struct metadata_listener {
+    metadata_listener_fn fn;
+    void *ctx;
+};
+
 struct metadata_log {
     struct broker *broker;
+    struct metadata_listener listeners[METADATA_MAX_LISTENERS];
+    size_t nlisteners;
     struct storage_log *log;
     struct metadata_image image;
     int64_t applied_next;      /* next offset to apply */
@@ -37,38 +43,42 @@ const struct metadata_image *metadata_log_image(const struct metadata_log *ml)
     return &ml->image;
 }
 
-static void metadata_apply_record(struct metadata_log *ml, const uint8_t *value, size_t len,
-                                  int64_t offset)
+void metadata_log_listen(struct metadata_log *ml, metadata_listener_fn fn, void *ctx)
+{
+    ASSERT(ml->nlisteners < METADATA_MAX_LISTENERS);
+    ml->listeners[ml->nlisteners++] = (struct metadata_listener){fn, ctx};
+    fn(ctx, &ml->image);
+}
+
+static void metadata_notify(struct metadata_log *ml)
+{
+    for (size_t i = 0; i < ml->nlisteners; i++)
+        ml->listeners[i].fn(ml->listeners[i].ctx, &ml->image);
+}
+
+/* Applies one committed record to the image. A record the image refuses
+ * (or cannot hold for want of memory) is not skipped: every node applies
+ * the same records, and one that skipped a record would hold a different
+ * image from then on. The caller stops. */
+static int metadata_apply_record(struct metadata_log *ml, const uint8_t *value, size_t len,
+                                 int64_t offset)
 {
     Rill__Metadata__MetadataRecord *rec =
         rill__metadata__metadata_record__unpack(NULL, len, value);
     if (rec == NULL) {
-        log_error("metadata", "record at offset %lld cannot be decoded; skipped",
+        log_error("metadata", "the committed record at offset %lld cannot be decoded",
                   (long long)offset);
-        return;
-    }
-    /* Removal needs the topic's name, which the image forgets on apply. */
-    char *removed = NULL;
-    if (rec->record_case == RILL__METADATA__METADATA_RECORD__RECORD_REMOVE_TOPIC &&
-        rec->remove_topic->topic_id.len == 16) {
-        const struct metadata_topic *t =
-            metadata_image_topic_by_id(&ml->image, rec->remove_topic->topic_id.data);
-        if (t != NULL)
-            removed = strdup(t->name);
+        return RILL_ERR_CORRUPT;
     }
     int rc = metadata_image_apply(&ml->image, rec);
-    if (rc != 0) {
-        log_warn("metadata", "record at offset %lld refused by the image: %s", (long long)offset,
-                 rill_strerror(rc));
-    } else {
-        ml->image.applied_offset = offset;
-        if (rec->record_case == RILL__METADATA__METADATA_RECORD__RECORD_PRODUCER_IDS)
-            producer_ids_on_record(ml->broker, rec->producer_ids);
-        else
-            topics_on_record(ml->broker, rec, removed);
-    }
-    free(removed);
     rill__metadata__metadata_record__free_unpacked(rec, NULL);
+    if (rc != 0) {
+        log_error("metadata", "the committed record at offset %lld cannot be applied: %s",
+                  (long long)offset, rill_strerror(rc));
+        return rc;
+    }
+    ml->image.applied_offset = offset;
+    return RILL_OK;
 }
 
 static int metadata_apply_batch(struct metadata_log *ml, const uint8_t *batch, size_t len)
@@ -87,12 +97,14 @@ static int metadata_apply_batch(struct metadata_log *ml, const uint8_t *batch, s
         }
         if (offset < ml->applied_next || rec.value.ptr == NULL)
             continue;
-        metadata_apply_record(ml, rec.value.ptr, (size_t)rec.value.len, offset);
+        rc = metadata_apply_record(ml, rec.value.ptr, (size_t)rec.value.len, offset);
+        if (rc != 0)
+            break;
         ml->applied_next = offset + 1;
     }
     record_iter_close(&it);
     if (rc != 0)
-        return RILL_ERR_CORRUPT;
+        return rc == RILL_ERR_NOMEM ? rc : RILL_ERR_CORRUPT;
     ml->applied_next = h.base_offset + h.last_offset_delta + 1;
     return RILL_OK;
 }
@@ -139,9 +151,14 @@ static void metadata_on_durable(struct storage_log *log, int64_t durable, void *
 {
     (void)log;
     struct metadata_log *ml = ctx;
+    uint64_t before = ml->image.version;
     int rc = metadata_apply_to(ml, durable);
     if (rc != 0)
-        log_error("metadata", "cannot apply the metadata log: %s", rill_strerror(rc));
+        rill_fatal("metadata", "cannot apply the committed metadata log at offset %lld (%s); "
+                   "stopping rather than serve an image that differs from the log",
+                   (long long)ml->applied_next, rill_strerror(rc));
+    if (ml->image.version != before)
+        metadata_notify(ml);
     while (ml->pending_head != NULL && ml->pending_head->end_offset <= ml->applied_next) {
         struct metadata_proposal *p = ml->pending_head;
         ml->pending_head = p->next;
@@ -171,7 +188,7 @@ int metadata_log_open(struct broker *b, struct metadata_log **out)
     cfg.retention_bytes = -1;
     cfg.segment_bytes = 64 << 20;
     rc = storage_log_open(b->store, storage_store_dir_for(b->store, metadata_log_name),
-                          metadata_log_name, &cfg, metadata_on_durable, ml, &ml->log);
+                          metadata_log_name, NULL, &cfg, metadata_on_durable, ml, &ml->log);
     if (rc != 0) {
         metadata_image_free(&ml->image);
         free(ml);
@@ -182,7 +199,10 @@ int metadata_log_open(struct broker *b, struct metadata_log **out)
     *out = ml;
     rc = metadata_apply_to(ml, storage_log_end_offset(ml->log));
     if (rc != 0) {
-        log_error("metadata", "cannot replay the metadata log: %s", rill_strerror(rc));
+        log_error("metadata",
+                  "cannot replay the metadata log: %s; the broker does not start on an image "
+                  "that differs from its log",
+                  rill_strerror(rc));
         metadata_log_close(ml);
         *out = NULL;
         return rc;

@@ -5,8 +5,14 @@
  * Changes are proposed, made durable, then applied, and only then do their
  * proposers hear back: the same propose -> commit -> apply path the Raft
  * quorum will drive, with commit meaning "fsynced on this node" until then.
- * Every applied record is also handed to the broker (topics_on_record) so
- * partitions open and close as the image changes. */
+ *
+ * The rest of the broker follows the image, not the records: listeners
+ * registered here are called with the image after every batch of records
+ * applied (and once, at registration, with the image the replay built), and
+ * find what changed by comparing it with what they hold. Replaying the log,
+ * installing a snapshot and live application thus give the same result.
+ * A committed record the image cannot apply stops the broker: a node that
+ * skipped it would diverge from every other. */
 #ifndef RILL_BROKER_METADATA_LOG_H
 #define RILL_BROKER_METADATA_LOG_H
 
@@ -19,11 +25,21 @@
 struct broker;
 struct metadata_log;
 
+/* The metadata log's directory in the first log directory. */
+#define METADATA_LOG_NAME "__cluster_metadata-0"
+
 /* Called once the proposed records are committed and applied; rc is 0 or a
  * RILL_ERR_* when they could not be written. */
 typedef void (*metadata_applied_fn)(void *ctx, int rc);
 
-/* Opens the log and replays it into a fresh image. */
+/* A follower of the image (see above). */
+typedef void (*metadata_listener_fn)(void *ctx, const struct metadata_image *image);
+
+/* The most listeners (topics, groups, producer ids, ...). */
+#define METADATA_MAX_LISTENERS 8
+
+/* Opens the log and replays it into a fresh image. Fails, with the offset
+ * logged, when a committed record cannot be decoded or applied. */
 int metadata_log_open(struct broker *b, struct metadata_log **out);
 void metadata_log_close(struct metadata_log *ml);
 
@@ -33,6 +49,9 @@ void metadata_log_close(struct metadata_log *ml);
 void metadata_log_abort_pending(struct metadata_log *ml);
 
 const struct metadata_image *metadata_log_image(const struct metadata_log *ml);
+
+/* Registers fn and calls it at once with the current image. */
+void metadata_log_listen(struct metadata_log *ml, metadata_listener_fn fn, void *ctx);
 
 /* Proposes records (applied atomically, in order). fn runs later, from the
  * loop, never from inside this call. Returns 0 or a RILL_ERR_* (then fn is

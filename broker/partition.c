@@ -106,8 +106,8 @@ int partition_open(struct broker *b, struct broker_topic *topic, int32_t index,
     char name[300];
     snprintf(name, sizeof(name), "%s-%d", topic->name, index);
     const char *dir = storage_store_dir_for(b->store, name);
-    int rc = storage_log_open(b->store, dir, name, &topic->cfg.log, partition_on_durable, p,
-                              &p->log);
+    int rc = storage_log_open(b->store, dir, name, topic->id, &topic->cfg.log,
+                              partition_on_durable, p, &p->log);
     if (rc != 0) {
         free(p);
         return rc;

@@ -41,9 +41,10 @@ struct broker_topic {
     char *name;
     uint8_t id[16];
     bool internal;
-    int32_t npartitions;
-    struct partition **partitions;
+    int32_t npartitions;              /* as many as the image lists */
+    struct partition **partitions;    /* NULL where the partition could not be opened */
     struct topic_config cfg;
+    uint64_t version;                 /* the image topic's version last taken over */
 };
 
 struct partition {

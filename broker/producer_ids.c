@@ -54,6 +54,17 @@ static void producer_ids_applied(void *ctx, int rc)
 {
     struct broker *b = ctx;
     struct producer_ids *pids = b->pids;
+    /* The block is ours if the image's last reservation is the one we
+     * proposed; someone else's (or none) sends the waiters round again. */
+    const struct metadata_image *image = metadata_log_image(b->mlog);
+    if (rc == 0 && pids->requested_end >= 0 && image->producer_ids_broker == b->cfg.node_id &&
+        image->next_producer_id == pids->requested_end) {
+        pids->next = pids->requested_end - PRODUCER_ID_BLOCK;
+        pids->end = pids->requested_end;
+        log_info("producer-ids", "reserved producer ids %lld..%lld", (long long)pids->next,
+                 (long long)(pids->end - 1));
+    }
+    pids->requested_end = -1;
     if (rc != 0 || pids->next >= pids->end) {
         /* Not written, or applied for someone else first: the waiters try
          * again (and propose again if still empty). */
@@ -62,19 +73,6 @@ static void producer_ids_applied(void *ctx, int rc)
         return;
     }
     producer_ids_wake(pids, 0);
-}
-
-void producer_ids_on_record(struct broker *b, const Rill__Metadata__ProducerIdsRecord *rec)
-{
-    struct producer_ids *pids = b->pids;
-    if (pids == NULL || rec->broker_id != b->cfg.node_id ||
-        rec->next_producer_id != pids->requested_end)
-        return;
-    pids->next = rec->next_producer_id - PRODUCER_ID_BLOCK;
-    pids->end = rec->next_producer_id;
-    pids->requested_end = -1;
-    log_info("producer-ids", "reserved producer ids %lld..%lld", (long long)pids->next,
-             (long long)(pids->end - 1));
 }
 
 bool producer_ids_take(struct broker *b, int64_t *id, void (*fn)(void *ctx, int error),

@@ -26,7 +26,4 @@ void producer_ids_free(struct producer_ids *pids);
 bool producer_ids_take(struct broker *b, int64_t *id, void (*fn)(void *ctx, int error),
                        void *ctx);
 
-/* The metadata log applied a ProducerIdsRecord. */
-void producer_ids_on_record(struct broker *b, const Rill__Metadata__ProducerIdsRecord *rec);
-
 #endif

@@ -10,11 +10,13 @@
 #include "broker/metadata_log.h"
 #include "broker/partition.h"
 #include "broker/topic_config.h"
+#include "common/assert.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/rill_error.h"
 #include "proto/kafka_errors.h"
+#include "storage/partition_meta.h"
 
 /* ---- lookups ------------------------------------------------------------ */
 
@@ -58,7 +60,7 @@ int topics_validate_name(const char *name, size_t len, const char **why)
     return 0;
 }
 
-/* ---- applying the image --------------------------------------------------- */
+/* ---- following the image -------------------------------------------------- */
 
 static bool topics_is_offsets(const struct broker_topic *t)
 {
@@ -68,6 +70,8 @@ static bool topics_is_offsets(const struct broker_topic *t)
 static void topics_free_runtime(struct broker *b, struct broker_topic *t, bool destroy)
 {
     for (int32_t i = 0; i < t->npartitions; i++) {
+        if (t->partitions[i] == NULL)
+            continue;
         if (topics_is_offsets(t))
             group_coordinator_partition_closing(b->groups, t->partitions[i]);
         partition_close(t->partitions[i], destroy, KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION);
@@ -77,104 +81,192 @@ static void topics_free_runtime(struct broker *b, struct broker_topic *t, bool d
     free(t);
 }
 
-static void topics_on_topic(struct broker *b, const Rill__Metadata__TopicRecord *r)
+static struct broker_topic *topics_runtime_new(struct broker *b, const struct metadata_topic *mt)
 {
     struct broker_topic *t = calloc(1, sizeof(*t));
-    if (t == NULL || (t->name = strdup(r->name)) == NULL) {
+    if (t == NULL || (t->name = strdup(mt->name)) == NULL) {
         free(t);
-        log_error("topics", "out of memory creating topic %s", r->name);
-        return;
+        return NULL;
     }
-    memcpy(t->id, r->topic_id.data, 16);
-    t->internal = r->has_internal && r->internal;
-    const struct metadata_topic *mt =
-        metadata_image_topic(metadata_log_image(b->mlog), r->name, strlen(r->name));
-    topic_config_resolve(&b->cfg, mt, &t->cfg);
+    memcpy(t->id, mt->id, 16);
+    t->internal = mt->internal;
     if (strmap_put(&b->topics, t->name, strlen(t->name), t) != 0) {
         free(t->name);
         free(t);
+        return NULL;
     }
+    return t;
 }
 
-static struct broker_topic *topics_find_by_id(struct broker *b, const uint8_t *id)
+/* Takes over what changed in mt since t last looked: configuration, leader
+ * epochs, and partitions added (opened here). */
+static void topics_runtime_update(struct broker *b, struct broker_topic *t,
+                                  const struct metadata_topic *mt)
 {
-    size_t bucket;
-    for (struct strmap_entry *e = strmap_first(&b->topics, &bucket); e != NULL;
-         e = strmap_next(&b->topics, e, &bucket)) {
-        struct broker_topic *t = e->value;
-        if (memcmp(t->id, id, 16) == 0)
-            return t;
-    }
-    return NULL;
-}
-
-static void topics_on_partition(struct broker *b, const Rill__Metadata__PartitionRecord *r)
-{
-    struct broker_topic *t = topics_find_by_id(b, r->topic_id.data);
-    if (t == NULL)
-        return;
-    if (r->partition < t->npartitions) {
-        t->partitions[r->partition]->leader_epoch = r->leader_epoch;
-        return;
-    }
-    struct partition **parts =
-        realloc(t->partitions, (size_t)(t->npartitions + 1) * sizeof(*parts));
-    if (parts == NULL)
-        return;
-    t->partitions = parts;
-    struct partition *p;
-    int rc = partition_open(b, t, r->partition, r->leader_epoch, &p);
-    if (rc != 0) {
-        /* The partition stays unavailable; the image still lists it, and
-         * requests for it get an error instead of a crash. */
-        log_error("topics", "cannot open partition %s-%d: %s", t->name, r->partition,
-                  rill_strerror(rc));
-        return;
-    }
-    t->partitions[t->npartitions++] = p;
-    /* This broker leads every partition it opens (one node); leading a
-     * __consumer_offsets partition makes it the coordinator of its groups. */
-    if (topics_is_offsets(t))
-        group_coordinator_partition_opened(b->groups, p);
-}
-
-static void topics_on_config(struct broker *b, const Rill__Metadata__ConfigRecord *r)
-{
-    struct broker_topic *t = topics_find(b, r->resource_name, strlen(r->resource_name));
-    if (t == NULL)
-        return;
-    const struct metadata_topic *mt =
-        metadata_image_topic(metadata_log_image(b->mlog), t->name, strlen(t->name));
     topic_config_resolve(&b->cfg, mt, &t->cfg);
-    for (int32_t i = 0; i < t->npartitions; i++)
+    if (mt->npartitions > t->npartitions) {
+        struct partition **parts =
+            realloc(t->partitions, (size_t)mt->npartitions * sizeof(*parts));
+        if (parts == NULL)
+            rill_fatal("topics", "out of memory following the image for topic %s", t->name);
+        t->partitions = parts;
+    }
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        if (t->partitions[i] == NULL)
+            continue;
+        t->partitions[i]->leader_epoch = mt->partitions[i].leader_epoch;
         partition_reconfigure(t->partitions[i]);
+    }
+    while (t->npartitions < mt->npartitions) {
+        int32_t i = t->npartitions++;
+        t->partitions[i] = NULL;
+        int rc = partition_open(b, t, i, mt->partitions[i].leader_epoch, &t->partitions[i]);
+        if (rc != 0) {
+            /* The image still lists the partition; requests for it get an
+             * error instead of a crash, and nothing else is touched. */
+            log_error("topics", "cannot open partition %s-%d: %s", t->name, i, rill_strerror(rc));
+            t->partitions[i] = NULL;
+            continue;
+        }
+        /* This broker leads every partition it opens (one node); leading a
+         * __consumer_offsets partition makes it the coordinator of its
+         * groups. */
+        if (topics_is_offsets(t))
+            group_coordinator_partition_opened(b->groups, t->partitions[i]);
+    }
+    t->version = mt->version;
 }
 
-void topics_on_record(struct broker *b, const Rill__Metadata__MetadataRecord *rec,
-                      const char *removed_name)
+struct topics_sync_ctx {
+    struct broker *b;
+};
+
+static void topics_sync_one(void *ctx, const struct metadata_topic *mt)
 {
-    switch (rec->record_case) {
-    case RILL__METADATA__METADATA_RECORD__RECORD_TOPIC:
-        topics_on_topic(b, rec->topic);
-        break;
-    case RILL__METADATA__METADATA_RECORD__RECORD_PARTITION:
-        topics_on_partition(b, rec->partition);
-        break;
-    case RILL__METADATA__METADATA_RECORD__RECORD_CONFIG:
-        topics_on_config(b, rec->config);
-        break;
-    case RILL__METADATA__METADATA_RECORD__RECORD_REMOVE_TOPIC:
-        if (removed_name != NULL) {
-            struct broker_topic *t = strmap_remove(&b->topics, removed_name, strlen(removed_name));
-            if (t != NULL) {
-                log_info("topics", "deleting topic %s", t->name);
-                topics_free_runtime(b, t, true);
-            }
-        }
-        break;
-    default:
-        break;
+    struct broker *b = ((struct topics_sync_ctx *)ctx)->b;
+    struct broker_topic *t = topics_find(b, mt->name, strlen(mt->name));
+    if (t == NULL) {
+        t = topics_runtime_new(b, mt);
+        if (t == NULL)
+            rill_fatal("topics", "out of memory following the image for topic %s", mt->name);
     }
+    ASSERT(memcmp(t->id, mt->id, 16) == 0); /* other ids were closed first */
+    if (t->version != mt->version)
+        topics_runtime_update(b, t, mt);
+}
+
+void topics_follow_image(void *ctx, const struct metadata_image *image)
+{
+    struct broker *b = ctx;
+    /* First close what left the image, so that a name deleted and created
+     * again in the same batch (or in one replay) frees its directory for
+     * the new topic before the new topic opens. */
+    size_t bucket;
+    struct strmap_entry *e = strmap_first(&b->topics, &bucket);
+    while (e != NULL) {
+        struct strmap_entry *next = strmap_next(&b->topics, e, &bucket);
+        struct broker_topic *t = e->value;
+        if (metadata_image_topic_by_id(image, t->id) == NULL) {
+            log_info("topics", "deleting topic %s", t->name);
+            strmap_remove(&b->topics, t->name, strlen(t->name));
+            topics_free_runtime(b, t, true);
+        }
+        e = next;
+    }
+    struct topics_sync_ctx sc = {b};
+    metadata_image_each_topic(image, topics_sync_one, &sc);
+}
+
+/* ---- directories no topic of the image owns --------------------------------- */
+
+struct topics_found_dir {
+    char name[300];
+    char dir[4096];
+};
+
+struct topics_scan {
+    struct topics_found_dir *found;
+    size_t n, cap;
+    bool nomem;
+};
+
+static void topics_scan_one(void *ctx, const char *name, const char *dir)
+{
+    struct topics_scan *scan = ctx;
+    if (strlen(name) >= sizeof(scan->found->name) || strlen(dir) >= sizeof(scan->found->dir))
+        return;
+    if (scan->n == scan->cap) {
+        size_t cap = scan->cap ? scan->cap * 2 : 16;
+        struct topics_found_dir *f = realloc(scan->found, cap * sizeof(*f));
+        if (f == NULL) {
+            scan->nomem = true;
+            return;
+        }
+        scan->found = f;
+        scan->cap = cap;
+    }
+    struct topics_found_dir *f = &scan->found[scan->n++];
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    snprintf(f->dir, sizeof(f->dir), "%s", dir);
+}
+
+/* Whether the image holds partition "TOPIC-N" of name; *mt gets the topic. */
+static bool topics_dir_in_image(const struct metadata_image *image, const char *name,
+                                const struct metadata_topic **mt)
+{
+    const char *dash = strrchr(name, '-');
+    *mt = NULL;
+    if (dash == NULL)
+        return false;
+    *mt = metadata_image_topic(image, name, (size_t)(dash - name));
+    long index = strtol(dash + 1, NULL, 10);
+    return *mt != NULL && index >= 0 && index < (*mt)->npartitions;
+}
+
+int topics_set_aside_strays(struct broker *b, const char *metadata_log_name)
+{
+    struct topics_scan scan = {0};
+    int rc = storage_store_list(b->store, topics_scan_one, &scan);
+    if (rc == 0 && scan.nomem)
+        rc = RILL_ERR_NOMEM;
+    const struct metadata_image *image = metadata_log_image(b->mlog);
+    for (size_t i = 0; rc == 0 && i < scan.n; i++) {
+        struct topics_found_dir *f = &scan.found[i];
+        if (strcmp(f->name, metadata_log_name) == 0)
+            continue;
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s", f->dir, f->name);
+        uint8_t id[16];
+        int mrc = storage_partition_meta_read(path, id);
+        const struct metadata_topic *mt;
+        bool listed = topics_dir_in_image(image, f->name, &mt);
+        char tag[33];
+        if (mrc == 0) {
+            if (listed && memcmp(mt->id, id, 16) == 0)
+                continue;
+            /* The topic it was made for is no longer in the image: it was
+             * deleted, and a crash (or power cut) came before its directory
+             * was renamed away. */
+            for (int k = 0; k < 16; k++)
+                snprintf(tag + 2 * k, 3, "%02x", id[k]);
+            log_warn("topics", "%s belongs to a deleted topic; deleting it", path);
+            rc = storage_store_set_aside(b->store, f->dir, f->name, tag, true);
+        } else if (mrc == RILL_ERR_NOT_FOUND) {
+            if (listed)
+                continue; /* made before topic ids were recorded: opened and given one */
+            log_warn("topics",
+                     "%s has no topic id and no topic of the image owns it; renamed aside "
+                     "with a -stray suffix for the operator, not deleted",
+                     path);
+            rc = storage_store_set_aside(b->store, f->dir, f->name, "noid", false);
+        } else {
+            log_error("topics", "%s: unreadable %s (%s); the broker does not guess whose it is",
+                      path, STORAGE_PARTITION_META_FILE, rill_strerror(mrc));
+            rc = mrc;
+        }
+    }
+    free(scan.found);
+    return rc;
 }
 
 void topics_close_all(struct broker *b)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "proto/kafka_schema.h"
+#include "metadata/image.h"
 #include "proto/metadata.pb-c.h"
 
 struct broker;
@@ -51,10 +52,19 @@ bool topics_create(struct broker *b, struct topic_spec *specs, size_t n, bool va
 bool topics_delete(struct broker *b, const struct kafka_str *names, int16_t *errors, size_t n,
                    topics_done_fn fn, void *ctx);
 
-/* Called by the metadata log for every applied record. removed_name is the
- * topic's name for RemoveTopicRecord. */
-void topics_on_record(struct broker *b, const Rill__Metadata__MetadataRecord *rec,
-                      const char *removed_name);
+/* The metadata listener (metadata_log.h) that makes the runtime topics
+ * follow the image (ctx: the broker): topics whose id left it are closed
+ * and their directories deleted, new topics and partitions are opened,
+ * changed configurations and leader epochs are taken over. */
+void topics_follow_image(void *ctx, const struct metadata_image *image);
+
+/* At start-up, after the replay and before any partition opens: sets aside
+ * every partition directory the image does not own. A directory whose
+ * partition.metadata names a topic id the image no longer has is deleted
+ * (its topic was deleted); one with no id whose name the image does not
+ * list is renamed with a -stray suffix and kept. metadata_log_name is
+ * skipped. Returns 0 or a RILL_ERR_*. */
+int topics_set_aside_strays(struct broker *b, const char *metadata_log_name);
 
 struct broker_topic *topics_find(struct broker *b, const char *name, size_t len);
 struct partition *topics_partition(struct broker *b, const char *name, size_t len,

@@ -94,6 +94,17 @@
 /* Length of one line in a properties file. */
 #define LIMIT_CONFIG_LINE_BYTES 65536
 
+/* Names tried when a partition directory is set aside for deletion (or as
+ * a stray) and an earlier one with the same name is still there. */
+#define LIMIT_SET_ASIDE_ATTEMPTS 1000
+
+/* Raft: voters in the static quorum (controller.quorum.voters; Kafka
+ * deployments use 3 or 5), and observers one leader tracks (brokers that
+ * follow the metadata log without voting); an observer beyond that is
+ * still served, it only goes uncounted in the quorum status. */
+#define LIMIT_RAFT_VOTERS 9
+#define LIMIT_RAFT_OBSERVERS 256
+
 /* Not limited, on purpose: open segment files (Kafka keeps every segment
  * open as well; the broker raises RLIMIT_NOFILE to its hard limit) and the
  * flush queue (at most one fsync job per partition is ever queued). Pending

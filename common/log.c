@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 
@@ -25,10 +26,8 @@ int log_level_parse(const char *text)
     return -1;
 }
 
-void log_write(enum log_level level, const char *area, const char *fmt, ...)
+static void log_vwrite(enum log_level level, const char *area, const char *fmt, va_list ap)
 {
-    if (level < log_level_min)
-        return;
     int64_t now_ms = clock_wall_ms();
     time_t secs = (time_t)(now_ms / 1000);
     struct tm tm;
@@ -39,10 +38,7 @@ void log_write(enum log_level level, const char *area, const char *fmt, ...)
                      tm.tm_sec, (int)(now_ms % 1000), log_level_names[level], area);
     if (n < 0)
         return;
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     if (m < 0)
         return;
     size_t len = (size_t)n + (size_t)m;
@@ -51,4 +47,24 @@ void log_write(enum log_level level, const char *area, const char *fmt, ...)
     line[len++] = '\n';
     /* One write per line keeps lines whole when threads log at once. */
     fwrite(line, 1, len, stderr);
+}
+
+void log_write(enum log_level level, const char *area, const char *fmt, ...)
+{
+    if (level < log_level_min)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(level, area, fmt, ap);
+    va_end(ap);
+}
+
+_Noreturn void rill_fatal(const char *area, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(LOG_ERROR, area, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+    _exit(70);
 }

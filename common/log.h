@@ -17,6 +17,12 @@ int log_level_parse(const char *text);
 void log_write(enum log_level level, const char *area, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Logs at ERROR and ends the process at once (exit status 70), without
+ * unwinding: for states the node must not run on, such as a committed
+ * record it cannot apply. Acknowledged data is already fsynced. */
+_Noreturn void rill_fatal(const char *area, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #define log_debug(area, ...) log_write(LOG_DEBUG, area, __VA_ARGS__)
 #define log_info(area, ...) log_write(LOG_INFO, area, __VA_ARGS__)
 #define log_warn(area, ...) log_write(LOG_WARN, area, __VA_ARGS__)

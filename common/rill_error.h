@@ -22,7 +22,8 @@
     X(RILL_ERR_NOSPC, -12, "no space left on device")                         \
     X(RILL_ERR_CONFIG, -13, "invalid configuration")                          \
     X(RILL_ERR_CLOSED, -14, "closed")                                         \
-    X(RILL_ERR_AGAIN, -15, "try again")
+    X(RILL_ERR_AGAIN, -15, "try again")                                       \
+    X(RILL_ERR_MISMATCH, -16, "belongs to something else")
 
 enum rill_err {
 #define RILL_ERROR_ENUM(name, value, text) name = value,

@@ -27,6 +27,7 @@ int metadata_image_init(struct metadata_image *image)
     image->by_name = calloc(image->nbuckets, sizeof(*image->by_name));
     image->by_id = calloc(image->nbuckets, sizeof(*image->by_id));
     image->applied_offset = -1;
+    image->producer_ids_broker = -1;
     if (image->by_name == NULL || image->by_id == NULL) {
         metadata_image_free(image);
         return RILL_ERR_NOMEM;
@@ -161,6 +162,7 @@ static int image_apply_topic(struct metadata_image *image, const Rill__Metadata_
     }
     memcpy(t->id, r->topic_id.data, METADATA_TOPIC_ID_BYTES);
     t->internal = r->has_internal && r->internal;
+    t->version = image->version + 1;
     image_link(image, t);
     image->ntopics++;
     return RILL_OK;
@@ -222,6 +224,7 @@ static int image_apply_partition(struct metadata_image *image,
     p->nreplicas = r->n_replicas;
     p->isr = isr;
     p->nisr = r->n_isr;
+    t->version = image->version + 1;
     return RILL_OK;
 }
 
@@ -254,6 +257,8 @@ static int image_apply_remove(struct metadata_image *image,
     return RILL_OK;
 }
 
+static int image_set_config(struct metadata_topic *t, const Rill__Metadata__ConfigRecord *r);
+
 static int image_apply_config(struct metadata_image *image, const Rill__Metadata__ConfigRecord *r)
 {
     if (r->resource_type != METADATA_RESOURCE_TOPIC || r->name == NULL || r->resource_name == NULL)
@@ -262,6 +267,14 @@ static int image_apply_config(struct metadata_image *image, const Rill__Metadata
         image, r->resource_name, strlen(r->resource_name));
     if (t == NULL)
         return RILL_ERR_INVALID;
+    int rc = image_set_config(t, r);
+    if (rc == 0)
+        t->version = image->version + 1;
+    return rc;
+}
+
+static int image_set_config(struct metadata_topic *t, const Rill__Metadata__ConfigRecord *r)
+{
     for (size_t i = 0; i < t->nconfigs; i++) {
         if (strcmp(t->configs[i].name, r->name) != 0)
             continue;
@@ -294,8 +307,8 @@ static int image_apply_config(struct metadata_image *image, const Rill__Metadata
     return RILL_OK;
 }
 
-int metadata_image_apply(struct metadata_image *image,
-                         const struct Rill__Metadata__MetadataRecord *rec)
+static int image_apply_one(struct metadata_image *image,
+                           const struct Rill__Metadata__MetadataRecord *rec)
 {
     switch (rec->record_case) {
     case RILL__METADATA__METADATA_RECORD__RECORD_TOPIC:
@@ -311,8 +324,18 @@ int metadata_image_apply(struct metadata_image *image,
         if (rec->producer_ids->next_producer_id <= image->next_producer_id)
             return RILL_ERR_INVALID;
         image->next_producer_id = rec->producer_ids->next_producer_id;
+        image->producer_ids_broker = rec->producer_ids->broker_id;
         return RILL_OK;
     default:
         return RILL_ERR_INVALID;
     }
+}
+
+int metadata_image_apply(struct metadata_image *image,
+                         const struct Rill__Metadata__MetadataRecord *rec)
+{
+    int rc = image_apply_one(image, rec);
+    if (rc == 0)
+        image->version++;
+    return rc;
 }

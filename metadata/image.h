@@ -10,7 +10,9 @@
  *     partition replaces it (leader or ISR change) and must not lower its
  *     leader epoch;
  *   - applying the same records in the same order gives the same image on
- *     every node (no clock, no randomness, no IO here).
+ *     every node (no clock, no randomness, no IO here);
+ *   - every applied record raises version by one, and the topic it changed
+ *     takes that version.
  *
  * Pure logic: nothing in metadata/ sends bytes or touches disk. */
 #ifndef RILL_METADATA_IMAGE_H
@@ -49,6 +51,7 @@ struct metadata_topic {
     int32_t partitions_cap;
     struct metadata_config_entry *configs; /* topic-level overrides */
     size_t nconfigs;
+    uint64_t version;                      /* image version of its last change */
     struct metadata_topic *next_by_name;   /* hash chains */
     struct metadata_topic *next_by_id;
 };
@@ -60,6 +63,10 @@ struct metadata_image {
     size_t ntopics;
     int64_t applied_offset; /* metadata log offset of the last applied record, -1 none */
     int64_t next_producer_id; /* the first producer id no block has reserved yet */
+    int32_t producer_ids_broker; /* the broker that reserved the last block, -1 none */
+    uint64_t version;         /* records applied so far; a topic's version says
+                               * when it last changed, so followers of the
+                               * image find what changed without a history */
 };
 
 /* Kafka's ConfigResource types. */

@@ -61,10 +61,14 @@ void storage_log_on_offline(struct storage_log *log, storage_offline_fn fn);
 bool storage_log_offline(const struct storage_log *log);
 
 /* Opens the log called name ("topic-3") in dir, creating it when missing,
- * and recovers it. On success the caller owns *out. */
+ * and recovers it. topic_id (16 bytes, or NULL for logs that belong to no
+ * topic) must match the directory's partition.metadata: a directory of
+ * another topic with the same name is RILL_ERR_MISMATCH, never reused. A
+ * directory without the file (made before topic ids were kept) is taken
+ * and given one. On success the caller owns *out. */
 int storage_log_open(struct storage_store *store, const char *dir, const char *name,
-                     const struct storage_log_config *cfg, storage_durable_fn on_durable,
-                     void *ctx, struct storage_log **out);
+                     const uint8_t *topic_id, const struct storage_log_config *cfg,
+                     storage_durable_fn on_durable, void *ctx, struct storage_log **out);
 
 /* Flushes what is buffered (asynchronously) and frees the log; any fsync in
  * flight completes before the store closes. NULL is allowed. */

@@ -20,6 +20,7 @@
 #include "common/rill_error.h"
 #include "proto/kafka_wire.h"
 #include "storage/log_internal.h"
+#include "storage/partition_meta.h"
 
 static int recovery_cmp_segments(const void *a, const void *b)
 {
@@ -341,9 +342,42 @@ int log_recover(struct storage_log *log)
     return RILL_OK;
 }
 
+/* Makes sure the directory belongs to topic_id (partition_meta.h). */
+static int recovery_check_topic_id(struct storage_log *log, const uint8_t *topic_id, bool created)
+{
+    uint8_t found[STORAGE_TOPIC_ID_BYTES];
+    int rc = created ? RILL_ERR_NOT_FOUND : storage_partition_meta_read(log->path, found);
+    if (rc == RILL_ERR_NOT_FOUND) {
+        if (!created)
+            log_info("storage", "%s: no %s yet; recording its topic id", log->name,
+                     STORAGE_PARTITION_META_FILE);
+        rc = storage_partition_meta_write(log->path, topic_id);
+        if (rc != 0)
+            log_error("storage", "%s: cannot write %s: %s", log->name,
+                      STORAGE_PARTITION_META_FILE, rill_strerror(rc));
+        return rc;
+    }
+    if (rc != 0) {
+        log_error("storage", "%s: cannot read %s: %s", log->name, STORAGE_PARTITION_META_FILE,
+                  rill_strerror(rc));
+        return rc;
+    }
+    if (memcmp(found, topic_id, STORAGE_TOPIC_ID_BYTES) != 0) {
+        char want[23], have[23];
+        storage_topic_id_format(topic_id, want);
+        storage_topic_id_format(found, have);
+        log_error("storage",
+                  "%s holds topic id %s, not %s: it belongs to another topic of the same name "
+                  "and is not reused",
+                  log->path, have, want);
+        return RILL_ERR_MISMATCH;
+    }
+    return RILL_OK;
+}
+
 int storage_log_open(struct storage_store *store, const char *dir, const char *name,
-                     const struct storage_log_config *cfg, storage_durable_fn on_durable,
-                     void *ctx, struct storage_log **out)
+                     const uint8_t *topic_id, const struct storage_log_config *cfg,
+                     storage_durable_fn on_durable, void *ctx, struct storage_log **out)
 {
     struct storage_log *log = calloc(1, sizeof(*log));
     if (log == NULL)
@@ -368,6 +402,11 @@ int storage_log_open(struct storage_store *store, const char *dir, const char *n
         rc = rill_err_from_errno(errno);
         log_error("storage", "cannot create %s: %s", log->path, strerror(errno));
         goto fail;
+    }
+    if (topic_id != NULL) {
+        rc = recovery_check_topic_id(log, topic_id, created);
+        if (rc != 0)
+            goto fail;
     }
     rc = storage_index_log_id(store->index, name, 1, &log->log_id);
     if (rc != 0)

@@ -215,6 +215,9 @@ int storage_log_destroy(struct storage_log *log)
         rc = rill_err_from_errno(errno);
         log_error("storage", "%s: cannot rename for deletion: %s", log->name, strerror(errno));
     } else {
+        /* Durable, so that a power cut cannot bring the directory back
+         * under its old name. */
+        rc = store_sync_dir(log->dir);
         char *path = strdup(doomed);
         if (path != NULL) {
             free(log->path);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/rill_error.h"
 #include "storage/log_internal.h"
@@ -314,4 +315,42 @@ void store_remove_tree(struct storage_store *store, const char *path)
     rj->job.run = remove_job_run;
     rj->job.done = remove_job_done;
     storage_worker_submit(store->janitor, &rj->job);
+}
+
+int storage_store_set_aside(struct storage_store *store, const char *dir, const char *name,
+                            const char *tag, bool remove)
+{
+    char from[4200], to[4300];
+    snprintf(from, sizeof(from), "%s/%s", dir, name);
+    const char *kind = remove ? "delete" : "stray";
+    int rc = RILL_ERR_EXISTS;
+    /* A name set aside before (the same topic's directory back after a
+     * power cut undid its removal) gets a counter instead of a clash. */
+    for (unsigned attempt = 0; attempt < LIMIT_SET_ASIDE_ATTEMPTS; attempt++) {
+        if (attempt == 0)
+            snprintf(to, sizeof(to), "%s.%s-%s", from, tag, kind);
+        else
+            snprintf(to, sizeof(to), "%s.%s.%u-%s", from, tag, attempt, kind);
+        if (rename(from, to) == 0) {
+            rc = RILL_OK;
+            break;
+        }
+        if (errno != EEXIST && errno != ENOTEMPTY) {
+            rc = rill_err_from_errno(errno);
+            break;
+        }
+    }
+    if (rc != 0) {
+        log_error("storage", "cannot set %s aside: %s", from, rill_strerror(rc));
+        return rc;
+    }
+    rc = store_sync_dir(dir);
+    if (rc != 0)
+        return rc;
+    uint64_t log_id;
+    if (storage_index_log_id(store->index, name, 0, &log_id) == 0)
+        rc = storage_index_log_forget(store->index, name, log_id);
+    if (remove)
+        store_remove_tree(store, to);
+    return rc;
 }

@@ -5,7 +5,10 @@
  * Layout of each log directory (log.dirs):
  *   <dir>/<topic>-<partition>/<20-digit base offset>.log   segments
  *   <dir>/rill-index/                                       RocksDB (first dir only)
+ *   <dir>/<topic>-<partition>/partition.metadata             its topic id
  *   <dir>/<name>.<log id>-delete/                           logs being deleted
+ *   <dir>/<name>.<tag>-stray/                               logs no topic owns,
+ *                                                           kept for the operator
  *
  * Only the broker loop thread calls these functions. */
 #ifndef RILL_STORAGE_STORE_H
@@ -42,6 +45,13 @@ int storage_store_list(struct storage_store *store,
 /* The log directory that holds log name, or, for a new log, the directory
  * holding fewest logs. */
 const char *storage_store_dir_for(struct storage_store *store, const char *name);
+
+/* Moves the partition directory dir/name out of the way and forgets its
+ * index keys: with remove, as "<name>.<tag>-delete", removed in the
+ * background; without, as "<name>.<tag>-stray", left for the operator. The
+ * rename is durable before this returns. Returns 0 or a RILL_ERR_*. */
+int storage_store_set_aside(struct storage_store *store, const char *dir, const char *name,
+                            const char *tag, bool remove);
 
 struct storage_index *storage_store_index(struct storage_store *store);
 

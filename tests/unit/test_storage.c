@@ -12,6 +12,7 @@
 #include "common/rill_error.h"
 #include "proto/record_batch.h"
 #include "storage/log.h"
+#include "storage/partition_meta.h"
 #include "storage/store.h"
 #include "tests/unit/unit.h"
 
@@ -31,7 +32,8 @@ static void fx_open_store(struct fixture *fx)
 
 static void fx_open_log(struct fixture *fx)
 {
-    ck_assert_int_eq(storage_log_open(fx->store, fx->dir, "t-0", &fx->cfg, NULL, NULL, &fx->log),
+    ck_assert_int_eq(storage_log_open(fx->store, fx->dir, "t-0", NULL, &fx->cfg,
+                                       NULL, NULL, &fx->log),
                      0);
 }
 
@@ -433,6 +435,57 @@ START_TEST(destroy_removes_files_and_index)
 }
 END_TEST
 
+START_TEST(topic_id_guards_the_directory)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    storage_log_close(fx.log);
+    const uint8_t id_a[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    const uint8_t id_b[16] = {0xff, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    /* An existing directory without partition.metadata is adopted. */
+    ck_assert_int_eq(storage_log_open(fx.store, fx.dir, "t-0", id_a, &fx.cfg, NULL, NULL,
+                                      &fx.log),
+                     0);
+    append(&fx, 5, 1, 10);
+    storage_log_close(fx.log);
+    fx.log = NULL;
+    /* Another topic of the same name is refused, and nothing is touched. */
+    struct storage_log *other = NULL;
+    ck_assert_int_eq(storage_log_open(fx.store, fx.dir, "t-0", id_b, &fx.cfg, NULL, NULL,
+                                      &other),
+                     RILL_ERR_MISMATCH);
+    ck_assert_ptr_null(other);
+    ck_assert_int_eq(storage_log_open(fx.store, fx.dir, "t-0", id_a, &fx.cfg, NULL, NULL,
+                                      &fx.log),
+                     0);
+    ck_assert_int_eq(storage_log_end_offset(fx.log), 5);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/t-0", fx.dir);
+    uint8_t got[16];
+    ck_assert_int_eq(storage_partition_meta_read(path, got), 0);
+    ck_assert_mem_eq(got, id_a, 16);
+    fx_done(&fx);
+}
+END_TEST
+
+START_TEST(topic_id_text_form)
+{
+    /* Kafka prints ids in URL-safe base64 without padding. */
+    uint8_t id[16];
+    memset(id, 0xfb, sizeof(id));
+    char text[23];
+    storage_topic_id_format(id, text);
+    ck_assert_str_eq(text, "-_v7-_v7-_v7-_v7-_v7-w");
+    uint8_t back[16];
+    ck_assert_int_eq(storage_topic_id_parse(text, strlen(text), back), 0);
+    ck_assert_mem_eq(back, id, 16);
+    /* Non-zero padding bits, a wrong length and a foreign character fail. */
+    ck_assert_int_eq(storage_topic_id_parse("-_v7-_v7-_v7-_v7-_v7-x", 22, back), RILL_ERR_PARSE);
+    ck_assert_int_eq(storage_topic_id_parse("-_v7-_v7-_v7-_v7-_v7-", 21, back), RILL_ERR_PARSE);
+    ck_assert_int_eq(storage_topic_id_parse("-_v7-_v7-_v7-_v7-_v7+w", 22, back), RILL_ERR_PARSE);
+}
+END_TEST
+
 Suite *suite_storage(void)
 {
     Suite *s = suite_create("storage");
@@ -449,6 +502,8 @@ Suite *suite_storage(void)
     tcase_add_test(tc, recovery_cuts_at_a_corrupt_batch);
     tcase_add_test(tc, recovery_rebuilds_a_lost_index);
     tcase_add_test(tc, destroy_removes_files_and_index);
+    tcase_add_test(tc, topic_id_guards_the_directory);
+    tcase_add_test(tc, topic_id_text_form);
     suite_add_tcase(s, tc);
     return s;
 }
