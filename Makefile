@@ -37,9 +37,10 @@ COMMON_SRC := $(wildcard common/*.c)
 PROTOC_SRC := $(wildcard proto/*.c)
 STORAGE_SRC:= $(wildcard storage/*.c)
 META_SRC   := $(wildcard metadata/*.c)
+RAFT_SRC   := $(wildcard raft/*.c)
 BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
 
-LIB_SRC := $(COMMON_SRC) $(PROTOC_SRC) $(STORAGE_SRC) $(META_SRC) $(BROKER_SRC)
+LIB_SRC := $(COMMON_SRC) $(PROTOC_SRC) $(STORAGE_SRC) $(META_SRC) $(RAFT_SRC) $(BROKER_SRC)
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_GEN:.c=.o)
 LIB     := $(BUILD)/librill.a
 
@@ -48,7 +49,7 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 
 .SECONDARY:
 
-.PHONY: all run test unit compat-debian compat bench bootstrap check-source docs clean \
+.PHONY: all run test unit sim sim-sweep compat-debian compat bench bootstrap check-source docs clean \
         fuzz fuzz-build fuzz-smoke fuzz-seeds
 
 all: $(BIN)
@@ -87,6 +88,23 @@ check-source:
 unit: $(UNIT_BIN)
 	$(SANENV) $(UNIT_BIN)
 
+# The deterministic Raft simulation (tests/sim/): raft/ alone, no libevent,
+# no sockets, no threads, no clock. `make sim` runs SIM_SEEDS seeds (as
+# `make test` does); `make sim-sweep` runs a longer sweep from SIM_FIRST.
+SIM_BIN   := $(BUILD)/bin/raft-sim
+SIM_SEEDS ?= 10000
+SIM_FIRST ?= 1
+SIM_SWEEP ?= 200000
+$(SIM_BIN): $(BUILD)/obj/tests/sim/raft_sim.o $(patsubst %.c,$(BUILD)/obj/%.o,$(RAFT_SRC) common/assert.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+sim: $(SIM_BIN)
+	$(SANENV) $(SIM_BIN) --seeds $(SIM_SEEDS) --first $(SIM_FIRST)
+
+sim-sweep: $(SIM_BIN)
+	$(SANENV) $(SIM_BIN) --seeds $(SIM_SWEEP) --first $(SIM_FIRST)
+
 # The power-loss filesystem for tests (tests/powerloss/, FUSE 3).
 POWERLOSS := $(BUILD)/bin/rill-powerloss
 $(POWERLOSS): $(wildcard tests/powerloss/*.c tests/powerloss/*.h)
@@ -105,10 +123,10 @@ compat-debian: $(BIN) $(POWERLOSS)
 # sanitized, so once per CI run is enough.
 ifeq ($(SAN),1)
 test: bootstrap check-source
-	$(MAKE) all unit compat-debian
+	$(MAKE) all unit sim compat-debian
 else
 test: bootstrap check-source
-	$(MAKE) all unit fuzz-smoke compat-debian
+	$(MAKE) all unit sim fuzz-smoke compat-debian
 endif
 
 run: bootstrap

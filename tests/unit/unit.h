@@ -13,6 +13,7 @@ Suite *suite_storage(void);
 Suite *suite_config(void);
 Suite *suite_metadata(void);
 Suite *suite_producer_state(void);
+Suite *suite_raft(void);
 
 /* A fresh empty directory under $TMPDIR for one test; removed by the
  * caller with unit_rmtree. Returns a malloc'd path. */
