@@ -38,7 +38,7 @@ PROTOC_SRC := $(wildcard proto/*.c)
 STORAGE_SRC:= $(wildcard storage/*.c)
 META_SRC   := $(wildcard metadata/*.c)
 RAFT_SRC   := $(wildcard raft/*.c)
-BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
+BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c broker/*/*.c))
 
 LIB_SRC := $(COMMON_SRC) $(PROTOC_SRC) $(STORAGE_SRC) $(META_SRC) $(RAFT_SRC) $(BROKER_SRC)
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_GEN:.c=.o)
@@ -162,9 +162,10 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers \
                 -I. -I$(FUZZ_GEN) -MMD -MP -fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_LIBS    := -lzstd -llz4 -lz -lsnappy -lprotobuf-c
-FUZZ_LIB_SRC := $(COMMON_SRC) $(PROTOC_SRC) $(META_SRC) broker/group_records.c
+FUZZ_LIB_SRC := $(COMMON_SRC) $(PROTOC_SRC) $(META_SRC) $(RAFT_SRC) broker/group_records.c \
+                broker/quorum/raft_wire.c
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC)) \
-                $(FUZZ_BUILD)/obj/gen/proto/metadata.pb-c.o
+                $(FUZZ_BUILD)/obj/gen/proto/metadata.pb-c.o $(FUZZ_BUILD)/obj/gen/proto/rpc.pb-c.o
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/bin/fuzz_%,$(FUZZ_NAMES))
 SECONDS      ?= 600
@@ -177,7 +178,7 @@ $(FUZZ_BUILD)/obj/gen/proto/%.pb-c.o: $(FUZZ_GEN)/proto/%.pb-c.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Werror,$(FUZZ_CFLAGS)) -c -o $@ $<
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_GEN)/proto/metadata.pb-c.h
+$(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_GEN)/proto/metadata.pb-c.h $(FUZZ_GEN)/proto/rpc.pb-c.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 

@@ -14,7 +14,7 @@
 
 #include "broker/conn.h"
 #include "broker/group_coordinator.h"
-#include "broker/metadata_log.h"
+#include "broker/quorum/metadata_log.h"
 #include "broker/partition.h"
 #include "broker/producer_ids.h"
 #include "broker/request.h"
@@ -211,11 +211,39 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
     group_coordinator_tick(b->groups, now);
 }
 
+/* A controlled shutdown of the active controller waits (at most an
+ * election timeout) until its leadership transfer took effect, so that the
+ * quorum has a leader again at once instead of after a timeout. */
+static void broker_on_resign_wait(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct broker *b = arg;
+    if (metadata_log_leader(b->mlog) != b->cfg.node_id ||
+        clock_mono_ms() >= b->resign_deadline_ms) {
+        broker_stop(b);
+        return;
+    }
+    struct timeval tv = {0, 10 * 1000};
+    event_add(b->ev_resign, &tv);
+}
+
 static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     struct broker *b = arg;
     log_info("broker", "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (b->ev_resign == NULL && b->cfg.nvoters > 1 &&
+        metadata_log_leader(b->mlog) == b->cfg.node_id) {
+        b->ev_resign = evtimer_new(b->base, broker_on_resign_wait, b);
+        if (b->ev_resign != NULL) {
+            log_info("broker", "handing the controller over before stopping");
+            metadata_log_resign(b->mlog);
+            b->resign_deadline_ms = clock_mono_ms() + b->cfg.controller_quorum_election_timeout_ms;
+            broker_on_resign_wait(-1, 0, b);
+            return;
+        }
+    }
     broker_stop(b);
 }
 
@@ -428,6 +456,12 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     event_add(b->ev_signals[0], NULL);
     event_add(b->ev_signals[1], NULL);
 
+    int internal = metadata_log_internal_port(b->mlog);
+    if (internal >= 0)
+        log_info("broker", "node %d: %s listener on %s:%d, quorum of %zu voters (%s)",
+                 b->cfg.node_id, b->cfg.controller.name,
+                 b->cfg.controller.host[0] ? b->cfg.controller.host : "*", internal,
+                 b->cfg.nvoters, b->cfg.voter ? "voting" : "observing");
     log_info("broker", "node %d of cluster %s listening on %s:%d (advertised %s:%d), data in %s",
              b->cfg.node_id, b->cluster_id,
              b->cfg.listener.host[0] ? b->cfg.listener.host : "*", b->bound_port,
@@ -472,8 +506,9 @@ void broker_free(struct broker *b)
         strmap_free(&b->creating);
     if (b->conns_per_ip.buckets != NULL)
         strmap_free(&b->conns_per_ip);
-    struct event *evs[] = {b->ev_flush_pass, b->ev_storage[0], b->ev_storage[1], b->ev_retention,
-                           b->ev_tick, b->ev_signals[0], b->ev_signals[1]};
+    struct event *evs[] = {b->ev_resign,     b->ev_flush_pass, b->ev_storage[0],
+                           b->ev_storage[1], b->ev_retention,  b->ev_tick,
+                           b->ev_signals[0], b->ev_signals[1]};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i] != NULL)
             event_free(evs[i]);

@@ -89,6 +89,8 @@ struct broker {
     struct event *ev_retention;     /* log.retention.check.interval.ms */
     struct event *ev_tick;          /* 100 ms housekeeping: flush intervals, idle conns */
     struct event *ev_signals[2];    /* SIGTERM, SIGINT */
+    struct event *ev_resign;        /* shutdown: waiting for the controller to move */
+    int64_t resign_deadline_ms;
     bool stopping;
 };
 

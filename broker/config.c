@@ -21,7 +21,25 @@ const struct config_key broker_config_keys[] = {
     {"node.id", CONFIG_INT, CFG_OFF(node_id), "1", 0, INT32_MAX,
      "Id of this node in the cluster (broker.id is accepted as an alias)."},
     {"process.roles", CONFIG_STRING, CFG_OFF(process_roles), "broker,controller", 0, 0,
-     "Roles of this node; Rill nodes always run both broker and controller."},
+     "broker,controller: a voter of the metadata quorum that also serves clients; broker "
+     "alone: an observer, which follows the metadata log without voting."},
+    {"controller.quorum.voters", CONFIG_STRING, CFG_OFF(controller_quorum_voters), NULL, 0, 0,
+     "The metadata quorum, id@host:port of each voter's controller listener, comma-separated; "
+     "unset, this node is a quorum of one."},
+    {"controller.listener.names", CONFIG_STRING, CFG_OFF(controller_listener_names),
+     "CONTROLLER", 0, 0,
+     "The listener (of listeners) that carries Raft and controller traffic between nodes."},
+    {"controller.quorum.election.timeout.ms", CONFIG_INT,
+     CFG_OFF(controller_quorum_election_timeout_ms), "1000", 50, 600000,
+     "Time without hearing from the leader before a voter stands; drawn from [T, 2T)."},
+    {"controller.quorum.fetch.timeout.ms", CONFIG_INT, CFG_OFF(controller_quorum_fetch_timeout_ms),
+     "2000", 50, 600000,
+     "A leader that a majority has not fetched from within this resigns (check-quorum)."},
+    {"controller.quorum.request.timeout.ms", CONFIG_INT,
+     CFG_OFF(controller_quorum_request_timeout_ms), "2000", 10, 600000,
+     "An unanswered Raft request is sent again after this."},
+    {"controller.quorum.retry.backoff.ms", CONFIG_INT, CFG_OFF(controller_quorum_retry_backoff_ms),
+     "20", 1, 60000, "Wait before reconnecting to a quorum peer."},
     {"cluster.id", CONFIG_STRING, CFG_OFF(cluster_id), NULL, 0, 0,
      "Cluster id (also CLUSTER_ID in the environment); generated on first start if unset."},
     {"listeners", CONFIG_STRING, CFG_OFF(listeners), "PLAINTEXT://:9092", 0, 0,
@@ -136,8 +154,7 @@ static const struct {
 /* Keys Kafka users routinely have in server.properties that do not apply
  * to Rill: accepted silently instead of warned about. */
 static const char *const config_ignored[] = {
-    "controller.quorum.voters", "controller.quorum.bootstrap.servers",
-    "controller.listener.names", "listener.security.protocol.map",
+    "controller.quorum.bootstrap.servers", "listener.security.protocol.map",
     "inter.broker.listener.name", "num.network.threads", "num.io.threads",
     "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
     "num.recovery.threads.per.data.dir", "transaction.state.log.replication.factor",
@@ -479,12 +496,9 @@ static int config_apply_env(struct config_loader *ld, char **envp)
 static int config_parse_listener(const char *text, const char *key, struct broker_listener *l,
                                  char *err, size_t errlen)
 {
-    /* Only the first listener is used for clients; NAME://host:port. */
+    /* One NAME://host:port. */
     char buf[512];
     snprintf(buf, sizeof(buf), "%s", text);
-    char *comma = strchr(buf, ',');
-    if (comma != NULL)
-        *comma = '\0';
     char *sep = strstr(buf, "://");
     if (sep == NULL) {
         config_err(err, errlen, "invalid value '%s' for %s: expected NAME://host:port", text, key);
@@ -518,12 +532,114 @@ static int config_parse_listener(const char *text, const char *key, struct broke
     }
     snprintf(l->host, sizeof(l->host), "%.255s", hostport);
     l->port = (int)port;
-    if (strcmp(l->name, "PLAINTEXT") != 0) {
-        config_err(err, errlen, "invalid value '%s' for %s: only PLAINTEXT listeners are "
-                   "supported", text, key);
-        return RILL_ERR_CONFIG;
-    }
     return RILL_OK;
+}
+
+/* Splits a listener list into the client listener (PLAINTEXT) and the
+ * controller listener (named by controller.listener.names); any other
+ * name is refused until TLS and SASL arrive. */
+static int config_parse_listeners(const char *text, const char *key, const char *controller_name,
+                                  struct broker_listener *client, struct broker_listener *ctl,
+                                  char *err, size_t errlen)
+{
+    client->port = -1;
+    ctl->port = -1;
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return RILL_ERR_NOMEM;
+    int rc = RILL_OK;
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item != NULL && rc == 0;
+         item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ')
+            item++;
+        struct broker_listener l;
+        rc = config_parse_listener(item, key, &l, err, errlen);
+        if (rc != 0)
+            break;
+        struct broker_listener *slot = NULL;
+        if (strcmp(l.name, controller_name) == 0)
+            slot = ctl;
+        else if (strcmp(l.name, "PLAINTEXT") == 0)
+            slot = client;
+        if (slot == NULL) {
+            config_err(err, errlen, "invalid value '%s' for %s: listener %s: only PLAINTEXT and "
+                       "the controller listener (%s) are supported", text, key, l.name,
+                       controller_name);
+            rc = RILL_ERR_CONFIG;
+        } else if (slot->port != -1) {
+            config_err(err, errlen, "invalid value '%s' for %s: listener %s twice", text, key,
+                       l.name);
+            rc = RILL_ERR_CONFIG;
+        } else {
+            *slot = l;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+/* controller.quorum.voters: id@host:port,... */
+static int config_parse_voters(struct broker_config *cfg, char *err, size_t errlen)
+{
+    cfg->nvoters = 0;
+    const char *text = cfg->controller_quorum_voters;
+    if (text == NULL || text[0] == '\0') {
+        cfg->voters[0] = (struct quorum_voter){.id = cfg->node_id, .port = -1};
+        cfg->nvoters = 1;
+        return RILL_OK;
+    }
+    char *copy = strdup(text);
+    if (copy == NULL)
+        return RILL_ERR_NOMEM;
+    int rc = RILL_OK;
+    char *save = NULL;
+    const size_t max = sizeof(cfg->voters) / sizeof(cfg->voters[0]);
+    for (char *item = strtok_r(copy, ",", &save); item != NULL && rc == 0;
+         item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ')
+            item++;
+        char *at = strchr(item, '@');
+        char *end = NULL;
+        long id = at != NULL ? strtol(item, &end, 10) : -1;
+        struct broker_listener l;
+        if (at == NULL || end != at || id < 0 || id > INT32_MAX) {
+            config_err(err, errlen, "invalid value '%s' for controller.quorum.voters: expected "
+                       "id@host:port, got '%s'", text, item);
+            rc = RILL_ERR_CONFIG;
+            break;
+        }
+        char spec[600];
+        snprintf(spec, sizeof(spec), "V://%s", at + 1);
+        rc = config_parse_listener(spec, "controller.quorum.voters", &l, err, errlen);
+        if (rc != 0)
+            break;
+        if (l.host[0] == '\0' || l.port <= 0) {
+            config_err(err, errlen, "invalid value '%s' for controller.quorum.voters: voter %ld "
+                       "needs a host and a port", text, id);
+            rc = RILL_ERR_CONFIG;
+            break;
+        }
+        for (size_t i = 0; i < cfg->nvoters; i++)
+            if (cfg->voters[i].id == (int32_t)id) {
+                config_err(err, errlen, "invalid value '%s' for controller.quorum.voters: voter "
+                           "%ld twice", text, id);
+                rc = RILL_ERR_CONFIG;
+            }
+        if (rc == 0 && cfg->nvoters == max) {
+            config_err(err, errlen, "invalid value '%s' for controller.quorum.voters: at most "
+                       "%zu voters", text, max);
+            rc = RILL_ERR_CONFIG;
+        }
+        if (rc != 0)
+            break;
+        struct quorum_voter *v = &cfg->voters[cfg->nvoters++];
+        v->id = (int32_t)id;
+        snprintf(v->host, sizeof(v->host), "%s", l.host);
+        v->port = l.port;
+    }
+    free(copy);
+    return rc;
 }
 
 /* max.connections.per.ip.overrides: "address:count,address:count". The
@@ -573,20 +689,61 @@ static int config_finish(struct config_loader *ld)
     size_t errlen = ld->errlen;
 
     const char *roles = cfg->process_roles;
-    if (strcmp(roles, "broker,controller") != 0 && strcmp(roles, "controller,broker") != 0 &&
-        strcmp(roles, "broker") != 0) {
+    bool combined = strcmp(roles, "broker,controller") == 0 ||
+                    strcmp(roles, "controller,broker") == 0;
+    if (!combined && strcmp(roles, "broker") != 0) {
         config_err(err, errlen, "invalid value '%s' for process.roles: Rill nodes run "
-                   "broker,controller", roles);
+                   "broker,controller (a voter) or broker (an observer)", roles);
         return RILL_ERR_CONFIG;
     }
-    int rc = config_parse_listener(cfg->listeners, "listeners", &cfg->listener, err, errlen);
+    const char *ctl_name = cfg->controller_listener_names;
+    if (ctl_name[0] == '\0' || strchr(ctl_name, ',') != NULL ||
+        strcmp(ctl_name, "PLAINTEXT") == 0) {
+        config_err(err, errlen, "invalid value '%s' for controller.listener.names: one name, "
+                   "not PLAINTEXT", ctl_name);
+        return RILL_ERR_CONFIG;
+    }
+    int rc = config_parse_listeners(cfg->listeners, "listeners", ctl_name, &cfg->listener,
+                                    &cfg->controller, err, errlen);
     if (rc != 0)
         return rc;
+    if (cfg->listener.port == -1) {
+        config_err(err, errlen, "invalid value '%s' for listeners: no PLAINTEXT listener for "
+                   "clients", cfg->listeners);
+        return RILL_ERR_CONFIG;
+    }
+    rc = config_parse_voters(cfg, err, errlen);
+    if (rc != 0)
+        return rc;
+    cfg->voter = false;
+    for (size_t i = 0; i < cfg->nvoters; i++)
+        cfg->voter = cfg->voter || cfg->voters[i].id == cfg->node_id;
+    bool configured = cfg->controller_quorum_voters != NULL && cfg->controller_quorum_voters[0];
+    if (combined && !cfg->voter) {
+        config_err(err, errlen, "node.id %d is not in controller.quorum.voters (%s): a "
+                   "broker,controller node is a voter; run it with process.roles=broker to "
+                   "observe", cfg->node_id, cfg->controller_quorum_voters);
+        return RILL_ERR_CONFIG;
+    }
+    if (!combined && (cfg->voter || !configured)) {
+        config_err(err, errlen, "process.roles=broker makes an observer: it needs "
+                   "controller.quorum.voters, and node.id %d must not be one of them",
+                   cfg->node_id);
+        return RILL_ERR_CONFIG;
+    }
+    if (configured && cfg->voter && cfg->controller.port == -1) {
+        config_err(err, errlen, "listeners (%s) has no %s listener, which a voter of "
+                   "controller.quorum.voters needs", cfg->listeners, ctl_name);
+        return RILL_ERR_CONFIG;
+    }
     if (cfg->advertised_listeners != NULL) {
-        rc = config_parse_listener(cfg->advertised_listeners, "advertised.listeners",
-                                   &cfg->advertised, err, errlen);
+        struct broker_listener ignored;
+        rc = config_parse_listeners(cfg->advertised_listeners, "advertised.listeners", ctl_name,
+                                    &cfg->advertised, &ignored, err, errlen);
         if (rc != 0)
             return rc;
+        if (cfg->advertised.port == -1)
+            cfg->advertised = cfg->listener;
     } else {
         cfg->advertised = cfg->listener;
     }

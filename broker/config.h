@@ -24,6 +24,14 @@ struct broker_listener {
     int port;
 };
 
+/* One voter of controller.quorum.voters: id@host:port (its controller
+ * listener). */
+struct quorum_voter {
+    int32_t id;
+    char host[256];
+    int port;
+};
+
 enum timestamp_type { TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME };
 
 struct config_ip_override {
@@ -76,10 +84,20 @@ struct broker_config {
     int32_t group_max_size;
     int64_t producer_id_expiration_ms;
     char *log_level;
+    char *controller_quorum_voters;
+    char *controller_listener_names;
+    int32_t controller_quorum_election_timeout_ms;
+    int32_t controller_quorum_fetch_timeout_ms;
+    int32_t controller_quorum_request_timeout_ms;
+    int32_t controller_quorum_retry_backoff_ms;
 
     /* Derived by config_finish(), not keys themselves. */
     struct broker_listener listener;        /* the client listener */
     struct broker_listener advertised;      /* what Metadata returns */
+    struct broker_listener controller;      /* the internal listener; port -1: none */
+    struct quorum_voter voters[9];          /* LIMIT_RAFT_VOTERS; this node alone if unset */
+    size_t nvoters;
+    bool voter;                             /* this node votes (else it observes) */
     char **log_dir_list;
     size_t log_dir_count;
     struct storage_log_config log_defaults; /* broker-wide topic defaults */

@@ -5,7 +5,7 @@
 
 #include "broker/api_table.h"
 #include "broker/broker.h"
-#include "broker/metadata_log.h"
+#include "broker/quorum/metadata_log.h"
 #include "broker/request.h"
 #include "broker/topics.h"
 #include "proto/kafka_errors.h"

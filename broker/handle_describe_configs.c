@@ -8,7 +8,7 @@
 #include "broker/api_table.h"
 #include "broker/broker.h"
 #include "broker/config.h"
-#include "broker/metadata_log.h"
+#include "broker/quorum/metadata_log.h"
 #include "broker/request.h"
 #include "broker/topic_config.h"
 #include "proto/kafka_errors.h"

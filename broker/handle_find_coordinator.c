@@ -6,7 +6,7 @@
 #include "broker/api_table.h"
 #include "broker/broker.h"
 #include "broker/group_coordinator.h"
-#include "broker/metadata_log.h"
+#include "broker/quorum/metadata_log.h"
 #include "broker/request.h"
 #include "proto/kafka_errors.h"
 

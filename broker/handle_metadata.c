@@ -9,7 +9,7 @@
 
 #include "broker/api_table.h"
 #include "broker/broker.h"
-#include "broker/metadata_log.h"
+#include "broker/quorum/metadata_log.h"
 #include "broker/partition.h"
 #include "broker/request.h"
 #include "broker/topics.h"
@@ -90,7 +90,8 @@ static void metadata_answer(struct request *req)
     resp->Brokers.count = 1;
     resp->Brokers.items = self;
     resp->ClusterId = kafka_str_from(b->cluster_id);
-    resp->ControllerId = b->cfg.node_id;
+    /* The active controller: the metadata quorum's leader. */
+    resp->ControllerId = metadata_log_leader(b->mlog);
     if (body->IncludeClusterAuthorizedOperations)
         resp->ClusterAuthorizedOperations = CLUSTER_OPERATIONS_ALL;
 

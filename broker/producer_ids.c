@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "broker/broker.h"
-#include "broker/metadata_log.h"
+#include "broker/quorum/metadata_log.h"
 #include "common/log.h"
 #include "common/rill_error.h"
 

@@ -7,7 +7,7 @@
 
 #include "broker/broker.h"
 #include "broker/group_coordinator.h"
-#include "broker/metadata_log.h"
+#include "broker/quorum/metadata_log.h"
 #include "broker/partition.h"
 #include "broker/topic_config.h"
 #include "common/assert.h"
@@ -354,6 +354,13 @@ static void create_op_finish(struct create_op *op)
     free(op);
 }
 
+/* The Kafka error for a metadata proposal that failed with rc: this node
+ * is not (or no longer) the active controller, or the log is unwritable. */
+static int16_t topics_propose_error(int rc)
+{
+    return rc == RILL_ERR_AGAIN ? KAFKA_ERR_NOT_CONTROLLER : KAFKA_ERR_KAFKA_STORAGE_ERROR;
+}
+
 static void create_op_applied(void *ctx, int rc)
 {
     struct create_op *op = ctx;
@@ -361,9 +368,13 @@ static void create_op_applied(void *ctx, int rc)
     if (rc != 0) {
         for (size_t i = 0; i < op->n; i++) {
             if (op->state[i] == SPEC_PROPOSED && op->specs[i].error == 0) {
-                op->specs[i].error = KAFKA_ERR_KAFKA_STORAGE_ERROR;
-                snprintf(op->specs[i].error_message, sizeof(op->specs[i].error_message),
-                         "The metadata log could not be written: %s", rill_strerror(rc));
+                op->specs[i].error = topics_propose_error(rc);
+                if (rc == RILL_ERR_AGAIN)
+                    snprintf(op->specs[i].error_message, sizeof(op->specs[i].error_message),
+                             "The controller changed before the topic was committed.");
+                else
+                    snprintf(op->specs[i].error_message, sizeof(op->specs[i].error_message),
+                             "The metadata log could not be written: %s", rill_strerror(rc));
             }
         }
     }
@@ -637,8 +648,12 @@ bool topics_create(struct broker *b, struct topic_spec *specs, size_t n, bool va
         }
         int rc = topics_propose_one(b, op, i);
         if (rc != 0) {
-            topics_set_error(s, KAFKA_ERR_KAFKA_STORAGE_ERROR, "Cannot write metadata: %s",
-                             rill_strerror(rc));
+            if (rc == RILL_ERR_AGAIN)
+                topics_set_error(s, KAFKA_ERR_NOT_CONTROLLER,
+                                 "This is not the correct controller for this cluster.");
+            else
+                topics_set_error(s, KAFKA_ERR_KAFKA_STORAGE_ERROR, "Cannot write metadata: %s",
+                                 rill_strerror(rc));
             continue;
         }
         log_info("topics", "creating topic %.*s with %d partitions", s->name.len, s->name.ptr,
@@ -727,7 +742,7 @@ bool topics_delete(struct broker *b, const struct kafka_str *names, int16_t *err
         } else {
             for (size_t i = 0; i < n; i++)
                 if (errors[i] == 0)
-                    errors[i] = KAFKA_ERR_KAFKA_STORAGE_ERROR;
+                    errors[i] = topics_propose_error(rc);
         }
     }
 out:

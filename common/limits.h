@@ -105,6 +105,21 @@
 #define LIMIT_RAFT_VOTERS 9
 #define LIMIT_RAFT_OBSERVERS 256
 
+/* One frame on the internal listener (an RpcEnvelope): a Raft fetch answer
+ * carries up to 1 MiB of entries, a snapshot chunk 1 MiB; a larger frame
+ * is refused and its connection closed. */
+#define LIMIT_RPC_FRAME_BYTES (8u << 20)
+
+/* Bytes queued for one quorum peer that is slow or unreachable; beyond it,
+ * messages to it are dropped (Raft resends what matters). */
+#define LIMIT_RPC_PEER_OUTPUT_BYTES (16u << 20)
+
+/* Inbound internal connections (peers and observers). */
+#define LIMIT_RPC_CONNECTIONS 1024
+
+/* Raft messages held while the quorum driver persists a ready. */
+#define LIMIT_QUORUM_HELD_MESSAGES 4096
+
 /* Not limited, on purpose: open segment files (Kafka keeps every segment
  * open as well; the broker raises RLIMIT_NOFILE to its hard limit) and the
  * flush queue (at most one fsync job per partition is ever queued). Pending

@@ -191,3 +191,16 @@ int record_batch_build(struct kafka_writer *w, int codec, int64_t base_timestamp
     be32_store(h + RB_CRC, crc32c(h + RB_ATTRIBUTES, total - RB_ATTRIBUTES));
     return RILL_OK;
 }
+
+int record_batch_build_control(struct kafka_writer *w, int64_t timestamp, int32_t count,
+                               const uint8_t *recs, size_t recs_len)
+{
+    size_t start = w->len;
+    int rc = record_batch_build(w, 0, timestamp, timestamp, count, recs, recs_len);
+    if (rc != 0)
+        return rc;
+    uint8_t *h = w->buf + start;
+    be16_store(h + RB_ATTRIBUTES, RB_ATTR_CONTROL);
+    be32_store(h + RB_CRC, crc32c(h + RB_ATTRIBUTES, w->len - start - RB_ATTRIBUTES));
+    return RILL_OK;
+}

@@ -136,4 +136,9 @@ int record_batch_build(struct kafka_writer *w, int codec, int64_t base_timestamp
                        int64_t max_timestamp, int32_t count, const uint8_t *recs,
                        size_t recs_len);
 
+/* The same for a control batch (attribute bit 5, uncompressed), such as
+ * the LeaderChange record each new metadata-quorum leader writes. */
+int record_batch_build_control(struct kafka_writer *w, int64_t timestamp, int32_t count,
+                               const uint8_t *recs, size_t recs_len);
+
 #endif

@@ -134,6 +134,11 @@ void raft_free(struct raft *r)
         return;
     raft_free_msgs(r->out, r->nout);
     free(r->out);
+    /* A ready not advanced (the driver stopped half way through it). */
+    raft_free_msgs((struct raft_msg *)r->given_msgs, r->ngiven_msgs);
+    free((void *)r->given_msgs);
+    free(r->given_entries);
+    free(r->given_committed);
     raft_log_free(r);
     free(r->snap.data);
     free(r->dl.buf);
@@ -565,6 +570,14 @@ int raft_propose(struct raft *r, const uint8_t *data, size_t len, uint64_t *inde
     return RILL_OK;
 }
 
+int raft_campaign(struct raft *r)
+{
+    if (!r->voter || r->role == RAFT_LEADER)
+        return RILL_ERR_AGAIN;
+    raft_start_pre_vote(r);
+    return RILL_OK;
+}
+
 int raft_transfer_leadership(struct raft *r, int32_t to)
 {
     if (r->role != RAFT_LEADER || to == r->cfg.id)
@@ -625,11 +638,20 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
     rd->truncate_from = r->truncate_from;
     if (r->snap_new)
         rd->snapshot = &r->snap;
+    /* Copies of the entry headers (their data stays the log's and is not
+     * freed before raft_advance), so that proposals made before the
+     * advance, which may move the log array, leave the ready intact. */
     if (r->stable < raft_last_index(r)) {
         uint64_t first = r->stable + 1;
         ASSERT(first > r->snap.index);
-        rd->entries = &r->log[first - r->snap.index - 1];
-        rd->nentries = (size_t)(raft_last_index(r) - r->stable);
+        size_t n = (size_t)(raft_last_index(r) - r->stable);
+        r->given_entries = malloc(n * sizeof(*r->given_entries));
+        if (r->given_entries != NULL) {
+            memcpy(r->given_entries, &r->log[first - r->snap.index - 1],
+                   n * sizeof(*r->given_entries));
+            rd->entries = r->given_entries;
+            rd->nentries = n;
+        }
     }
     rd->msgs = r->out;
     rd->nmsgs = r->nout;
@@ -638,8 +660,14 @@ void raft_ready(struct raft *r, struct raft_ready *rd)
         from = r->snap.index + 1;
     if (r->commit >= from) {
         ASSERT(from > r->snap.index);
-        rd->committed = &r->log[from - r->snap.index - 1];
-        rd->ncommitted = (size_t)(r->commit - from + 1);
+        size_t n = (size_t)(r->commit - from + 1);
+        r->given_committed = malloc(n * sizeof(*r->given_committed));
+        if (r->given_committed != NULL) {
+            memcpy(r->given_committed, &r->log[from - r->snap.index - 1],
+                   n * sizeof(*r->given_committed));
+            rd->committed = r->given_committed;
+            rd->ncommitted = n;
+        }
     }
     /* The outbox now belongs to this ready; new messages start afresh. */
     r->given_msgs = r->out;
@@ -671,6 +699,9 @@ void raft_advance(struct raft *r, const struct raft_ready *rd)
         ASSERT(last <= r->commit && last > r->applied);
         r->applied = last;
     }
+    free(r->given_entries);
+    free(r->given_committed);
+    r->given_entries = r->given_committed = NULL;
     /* The leader's own entries count toward commit once durable. */
     raft_leader_maybe_commit(r);
 }

@@ -223,6 +223,11 @@ int raft_step(struct raft *r, const struct raft_msg *m);
  * leadership away, or RILL_ERR_NOMEM. */
 int raft_propose(struct raft *r, const uint8_t *data, size_t len, uint64_t *index);
 
+/* Stands for election now, without waiting for the timeout (a voter that
+ * is not leading): a one-voter quorum elects itself at once at start-up,
+ * as KRaft does. Returns 0 or RILL_ERR_AGAIN (an observer, or leading). */
+int raft_campaign(struct raft *r);
+
 /* Hands leadership to voter `to` (RAFT_NONE: the most caught up) once it
  * has everything; proposals are refused until then. Gives up after an
  * election timeout. Returns 0, or RILL_ERR_AGAIN (not the leader, or no
@@ -235,8 +240,10 @@ int raft_transfer_leadership(struct raft *r, int32_t to);
 int raft_compact(struct raft *r, uint64_t index, const uint8_t *data, size_t len);
 
 bool raft_has_ready(const struct raft *r);
-/* Fills rd; the node must not be stepped, ticked or given proposals until
- * raft_advance. */
+/* Fills rd. Until raft_advance the node must not be stepped, ticked or
+ * compacted; proposals are allowed (they go into the next ready). If
+ * memory for the ready's copies runs out, its entries or committed
+ * entries come in a later ready instead. */
 void raft_ready(struct raft *r, struct raft_ready *rd);
 void raft_advance(struct raft *r, const struct raft_ready *rd);
 

@@ -79,6 +79,7 @@ struct raft {
     /* what the last ready handed out */
     const struct raft_msg *given_msgs;
     size_t ngiven_msgs;
+    struct raft_entry *given_entries, *given_committed;
 };
 
 /* raft_log.c */

@@ -21,6 +21,7 @@
 #include <zstd.h>
 
 #include "broker/group_records.h"
+#include "broker/quorum/raft_wire.h"
 #include "common/arena.h"
 #include "proto/compression.h"
 #include "proto/crc32c.h"
@@ -610,6 +611,57 @@ static void seed_regressions(void)
     kafka_writer_free(&recs);
 }
 
+/* ---- internal RPC frames ------------------------------------------------- */
+
+static void seed_raft_one(const char *name, const struct raft_msg *m)
+{
+    uint8_t *frame;
+    size_t len;
+    if (raft_wire_encode("fuzz-cluster", m->from, m, &frame, &len) != 0) {
+        fprintf(stderr, "fuzz-seeds: cannot encode %s\n", name);
+        exit(1);
+    }
+    seed_write("corpus", "raft_rpc", name, frame + RAFT_WIRE_PREFIX_BYTES,
+               len - RAFT_WIRE_PREFIX_BYTES);
+    free(frame);
+}
+
+static void seed_raft_rpc(void)
+{
+    uint8_t data[] = "a metadata batch";
+    struct raft_entry ents[] = {{4, 3, RAFT_ENTRY_LEADER_CHANGE, NULL, 0},
+                                {5, 3, RAFT_ENTRY_DATA, data, sizeof(data)}};
+    struct raft_msg vote = {.type = RAFT_MSG_VOTE_REQ, .from = 2, .to = 1, .term = 3,
+                            .leader = RAFT_NONE, .pre_vote = true, .last_index = 3,
+                            .last_term = 2};
+    seed_raft_one("pre-vote", &vote);
+    vote.pre_vote = false;
+    seed_raft_one("vote", &vote);
+    struct raft_msg granted = {.type = RAFT_MSG_VOTE_RESP, .from = 3, .to = 1, .term = 3,
+                               .leader = RAFT_NONE, .granted = true};
+    seed_raft_one("vote-granted", &granted);
+    struct raft_msg fetch = {.type = RAFT_MSG_FETCH_REQ, .from = 2, .to = 1, .term = 2,
+                             .leader = 1, .fetch_index = 3, .fetch_prev_term = 1};
+    seed_raft_one("fetch", &fetch);
+    struct raft_msg resp = {.type = RAFT_MSG_FETCH_RESP, .from = 2, .to = 1, .term = 3,
+                            .leader = 2, .fetch_index = 4, .fetch_prev_term = 2, .commit = 4,
+                            .entries = ents, .nentries = 2};
+    seed_raft_one("fetch-entries", &resp);
+    struct raft_msg div = {.type = RAFT_MSG_FETCH_RESP, .from = 2, .to = 1, .term = 3,
+                           .leader = 2, .fetch_index = 4, .fetch_prev_term = 2,
+                           .status = RAFT_FETCH_DIVERGING, .diverging_index = 2,
+                           .diverging_term = 1};
+    seed_raft_one("fetch-diverging", &div);
+    uint8_t chunk[] = "snapshot";
+    struct raft_msg snap = {.type = RAFT_MSG_SNAPSHOT_RESP, .from = 2, .to = 1, .term = 3,
+                            .leader = 2, .snap_index = 9, .snap_term = 3, .snap_size = 8,
+                            .chunk = chunk, .chunk_len = 8};
+    seed_raft_one("snapshot-chunk", &snap);
+    struct raft_msg begin = {.type = RAFT_MSG_BEGIN_EPOCH, .from = 3, .to = 1, .term = 4,
+                             .leader = 3};
+    seed_raft_one("begin-epoch", &begin);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -623,6 +675,7 @@ int main(int argc, char **argv)
     seed_decompress();
     seed_group_records();
     seed_metadata();
+    seed_raft_rpc();
     seed_regressions();
     kafka_writer_free(&seed_produce_batch);
     return 0;

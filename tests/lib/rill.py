@@ -89,12 +89,16 @@ class Broker:
     def bootstrap(self):
         return "127.0.0.1:%d" % self.port
 
-    def start(self, timeout=30.0):
+    def start_quiet(self, timeout=30.0):
+        """start(), for a listener list the caller put in args."""
+        return self.start(timeout, listeners=False)
+
+    def start(self, timeout=30.0, listeners=True):
         self.starts += 1
         log = open(self.log_path, "ab")
         mark = log.tell()
-        cmd = [RILL_BIN, "--log.dirs=" + self.data_dir,
-               "--listeners=PLAINTEXT://127.0.0.1:%d" % self.port] + self.args
+        cmd = [RILL_BIN, "--log.dirs=" + self.data_dir] + (
+            ["--listeners=PLAINTEXT://127.0.0.1:%d" % self.port] if listeners else []) + self.args
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         self.expected_exit = False
@@ -210,3 +214,64 @@ class Broker:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+def free_ports(n):
+    """n loopback ports free right now (for listeners that other nodes must
+    know before they start, such as controller.quorum.voters)."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+class Cluster:
+    """n rill nodes forming one metadata quorum over loopback: node ids
+    1..n, all voters, one cluster id, each with its own data directory."""
+
+    def __init__(self, n, args=(), cluster_id="rill-test-cluster-0001"):
+        self.workdir = tempfile.mkdtemp(prefix="rill-cluster-")
+        self.ctl_ports = free_ports(n)
+        voters = ",".join("%d@127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(self.ctl_ports))
+        self.nodes = {}
+        for i in range(n):
+            node = i + 1
+            wd = os.path.join(self.workdir, "node-%d" % node)
+            os.makedirs(wd)
+            b = Broker(workdir=wd, args=[
+                "--node.id=%d" % node, "--cluster.id=" + cluster_id,
+                "--controller.quorum.voters=" + voters] + list(args))
+            b.controller_port = self.ctl_ports[i]
+            self.nodes[node] = b
+
+    def _listen_arg(self, b):
+        return "--listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d" % (
+            b.port, b.controller_port)
+
+    def start(self, node=None):
+        for n, b in self.nodes.items():
+            if node is not None and n != node:
+                continue
+            b.args = [a for a in b.args if not a.startswith("--listeners=")]
+            b.args.append(self._listen_arg(b))
+            b.start_quiet()
+        return self
+
+    def bootstrap(self):
+        return ",".join(b.bootstrap for b in self.nodes.values() if b.alive())
+
+    def cleanup(self):
+        problems = []
+        for b in self.nodes.values():
+            try:
+                b.cleanup()
+            except AssertionError as e:
+                problems.append(str(e))
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if problems:
+            raise AssertionError("\n".join(problems))

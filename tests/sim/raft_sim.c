@@ -254,7 +254,8 @@ static void sim_send(struct sim *s, const struct raft_msg *m)
             for (size_t i = 0; i < m->nentries; i++) {
                 sm->m.entries[i] = m->entries[i];
                 sm->m.entries[i].data = sim_xalloc(m->entries[i].len);
-                memcpy(sm->m.entries[i].data, m->entries[i].data, m->entries[i].len);
+                if (m->entries[i].len > 0)
+                    memcpy(sm->m.entries[i].data, m->entries[i].data, m->entries[i].len);
             }
         }
         if (m->chunk_len > 0) {
@@ -345,6 +346,13 @@ static void sim_process(struct sim *s, struct sim_node *n, int crash_at)
         struct raft_ready rd;
         raft_ready(n->raft, &rd);
         struct sim_disk *d = &n->disk;
+        /* Proposals may arrive while the ready is being persisted. */
+        if (sim_chance(&s->rng, 100)) {
+            uint8_t data[4] = {(uint8_t)sim_next(&s->rng), 1, 2, 3};
+            uint64_t index;
+            if (raft_propose(n->raft, data, sizeof(data), &index) == 0)
+                s->proposals++;
+        }
         if (crash_at == 1) {
             sim_node_crash(n);
             return;

@@ -1,5 +1,6 @@
 /* Configuration: properties files, environment variables, flags,
  * precedence, and invalid values that must stop the start. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ START_TEST(file_env_and_flags_in_order)
           "listeners=PLAINTEXT://127.0.0.1:\\\n"
           "  19092\n"
           "log.retention.hours=1\n"
-          "controller.quorum.voters=1@localhost:9093\n",
+          "inter.broker.listener.name=PLAINTEXT\n",
           f);
     fclose(f);
     struct broker_config cfg;
@@ -146,6 +147,65 @@ START_TEST(connection_limits_and_overrides)
 }
 END_TEST
 
+static int load_args(struct broker_config *cfg, char *err, int argc, ...)
+{
+    char *argv[16] = {"rill"};
+    va_list ap;
+    va_start(ap, argc);
+    for (int i = 1; i < argc && i < 16; i++)
+        argv[i] = va_arg(ap, char *);
+    va_end(ap);
+    char *envp[] = {NULL};
+    err[0] = '\0';
+    int rc = load(cfg, argv, argc, envp, err);
+    config_free(cfg);
+    return rc;
+}
+
+START_TEST(quorum_voters_and_listeners)
+{
+    struct broker_config cfg;
+    char err[512];
+    char *argv[] = {"rill", "--node.id=2",
+                    "--controller.quorum.voters=1@127.0.0.1:9093, 2@[::1]:9095,3@h3:9097",
+                    "--listeners=PLAINTEXT://:9094,CONTROLLER://127.0.0.1:9095"};
+    char *envp[] = {NULL};
+    ck_assert_int_eq(load(&cfg, argv, 4, envp, err), 0);
+    ck_assert_uint_eq(cfg.nvoters, 3);
+    ck_assert(cfg.voter);
+    ck_assert_int_eq(cfg.voters[1].id, 2);
+    ck_assert_str_eq(cfg.voters[1].host, "::1");
+    ck_assert_int_eq(cfg.voters[2].port, 9097);
+    ck_assert_int_eq(cfg.listener.port, 9094);
+    ck_assert_int_eq(cfg.controller.port, 9095);
+    ck_assert_str_eq(cfg.controller.name, "CONTROLLER");
+    config_free(&cfg);
+    /* Unset: a quorum of one, this node, with no controller listener. */
+    ck_assert_int_eq(load_args(&cfg, err, 1), 0);
+    /* Errors name the key and the reason. */
+    ck_assert_int_ne(load_args(&cfg, err, 3, "--node.id=4",
+                               "--controller.quorum.voters=1@a:1,2@b:2"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "is not in controller.quorum.voters"));
+    ck_assert_int_ne(load_args(&cfg, err, 2, "--controller.quorum.voters=1@a:1,1@b:2"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "voter 1 twice"));
+    ck_assert_int_ne(load_args(&cfg, err, 2, "--controller.quorum.voters=x@a:1"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "expected id@host:port"));
+    ck_assert_int_ne(load_args(&cfg, err, 2, "--controller.quorum.voters=1@a"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "missing port"));
+    ck_assert_int_ne(load_args(&cfg, err, 2, "--controller.quorum.voters=1@a:1"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "has no CONTROLLER listener"));
+    ck_assert_int_ne(load_args(&cfg, err, 3, "--process.roles=broker",
+                               "--controller.quorum.voters=1@a:1"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "must not be one of them"));
+    ck_assert_int_eq(load_args(&cfg, err, 4, "--process.roles=broker", "--node.id=5",
+                               "--controller.quorum.voters=1@a:1"), 0);
+    ck_assert_int_ne(load_args(&cfg, err, 2, "--listeners=SSL://:9093"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "only PLAINTEXT and the controller listener"));
+    ck_assert_int_ne(load_args(&cfg, err, 2, "--listeners=CONTROLLER://:9093"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "no PLAINTEXT listener"));
+}
+END_TEST
+
 Suite *suite_config(void)
 {
     Suite *s = suite_create("config");
@@ -155,6 +215,7 @@ Suite *suite_config(void)
     tcase_add_test(tc, env_name_rule);
     tcase_add_test(tc, invalid_values_name_their_key);
     tcase_add_test(tc, connection_limits_and_overrides);
+    tcase_add_test(tc, quorum_voters_and_listeners);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -139,7 +139,8 @@ static void rt_copy_msg(struct raft_msg *dst, const struct raft_msg *src)
         for (size_t i = 0; i < src->nentries; i++) {
             dst->entries[i] = src->entries[i];
             dst->entries[i].data = malloc(src->entries[i].len + 1);
-            memcpy(dst->entries[i].data, src->entries[i].data, src->entries[i].len);
+            if (src->entries[i].len > 0)
+                memcpy(dst->entries[i].data, src->entries[i].data, src->entries[i].len);
         }
     }
     if (src->chunk_len > 0) {
@@ -174,7 +175,8 @@ static void rt_process(struct rt *t, int32_t id)
         for (size_t i = 0; i < rd.nentries; i++) {
             struct raft_entry e = rd.entries[i];
             e.data = malloc(e.len + 1);
-            memcpy(e.data, rd.entries[i].data, e.len);
+            if (e.len > 0)
+                memcpy(e.data, rd.entries[i].data, e.len);
             n->log[n->nlog++] = e;
         }
         for (size_t i = 0; i < rd.nmsgs; i++) {

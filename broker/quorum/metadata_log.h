@@ -13,14 +13,15 @@
  * installing a snapshot and live application thus give the same result.
  * A committed record the image cannot apply stops the broker: a node that
  * skipped it would diverge from every other. */
-#ifndef RILL_BROKER_METADATA_LOG_H
-#define RILL_BROKER_METADATA_LOG_H
+#ifndef RILL_BROKER_QUORUM_METADATA_LOG_H
+#define RILL_BROKER_QUORUM_METADATA_LOG_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "metadata/image.h"
 #include "proto/metadata.pb-c.h"
+#include "raft/raft.h"
 
 struct broker;
 struct metadata_log;
@@ -49,6 +50,16 @@ void metadata_log_close(struct metadata_log *ml);
 void metadata_log_abort_pending(struct metadata_log *ml);
 
 const struct metadata_image *metadata_log_image(const struct metadata_log *ml);
+
+/* The active controller (the Raft leader), or -1 when none is known. */
+int32_t metadata_log_leader(const struct metadata_log *ml);
+void metadata_log_status(const struct metadata_log *ml, struct raft_status *st);
+size_t metadata_log_replicas(const struct metadata_log *ml, struct raft_replica_status *out,
+                             size_t max);
+/* Hands the controller to another voter (a clean shutdown). */
+void metadata_log_resign(struct metadata_log *ml);
+/* The port the internal (controller) listener bound, -1 when none. */
+int metadata_log_internal_port(const struct metadata_log *ml);
 
 /* Registers fn and calls it at once with the current image. */
 void metadata_log_listen(struct metadata_log *ml, metadata_listener_fn fn, void *ctx);

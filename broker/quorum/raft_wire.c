@@ -1,0 +1,182 @@
+#include "broker/quorum/raft_wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/rill_error.h"
+#include "proto/rpc.pb-c.h"
+
+int raft_wire_encode(const char *cluster_id, int32_t from, const struct raft_msg *m,
+                     uint8_t **out, size_t *len)
+{
+    Rill__Rpc__RaftMessage rm = RILL__RPC__RAFT_MESSAGE__INIT;
+    rm.type = m->type;
+    rm.to = m->to;
+    rm.term = m->term;
+    rm.has_leader = true;
+    rm.leader = m->leader;
+#define RAFT_WIRE_SET(field)          \
+    do {                              \
+        if (m->field) {               \
+            rm.has_##field = true;    \
+            rm.field = m->field;      \
+        }                             \
+    } while (0)
+    RAFT_WIRE_SET(pre_vote);
+    RAFT_WIRE_SET(transfer);
+    RAFT_WIRE_SET(last_index);
+    RAFT_WIRE_SET(last_term);
+    RAFT_WIRE_SET(granted);
+    RAFT_WIRE_SET(fetch_index);
+    RAFT_WIRE_SET(fetch_prev_term);
+    RAFT_WIRE_SET(status);
+    RAFT_WIRE_SET(commit);
+    RAFT_WIRE_SET(diverging_index);
+    RAFT_WIRE_SET(diverging_term);
+    RAFT_WIRE_SET(snap_index);
+    RAFT_WIRE_SET(snap_term);
+    RAFT_WIRE_SET(snap_offset);
+    RAFT_WIRE_SET(snap_size);
+#undef RAFT_WIRE_SET
+    if (m->chunk_len > 0) {
+        rm.has_chunk = true;
+        rm.chunk.data = m->chunk;
+        rm.chunk.len = m->chunk_len;
+    }
+    Rill__Rpc__RaftEntry *ents = NULL;
+    Rill__Rpc__RaftEntry **ptrs = NULL;
+    if (m->nentries > 0) {
+        ents = calloc(m->nentries, sizeof(*ents));
+        ptrs = calloc(m->nentries, sizeof(*ptrs));
+        if (ents == NULL || ptrs == NULL) {
+            free(ents);
+            free(ptrs);
+            return RILL_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < m->nentries; i++) {
+            rill__rpc__raft_entry__init(&ents[i]);
+            ents[i].index = m->entries[i].index;
+            ents[i].term = m->entries[i].term;
+            ents[i].type = m->entries[i].type;
+            if (m->entries[i].len > 0) {
+                ents[i].has_data = true;
+                ents[i].data.data = m->entries[i].data;
+                ents[i].data.len = m->entries[i].len;
+            }
+            ptrs[i] = &ents[i];
+        }
+        rm.n_entries = m->nentries;
+        rm.entries = ptrs;
+    }
+    Rill__Rpc__RpcEnvelope env = RILL__RPC__RPC_ENVELOPE__INIT;
+    env.cluster_id = (char *)cluster_id;
+    env.from_node = from;
+    env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_RAFT;
+    env.raft = &rm;
+    size_t size = rill__rpc__rpc_envelope__get_packed_size(&env);
+    int rc = RILL_OK;
+    uint8_t *buf = NULL;
+    if (size > LIMIT_RPC_FRAME_BYTES) {
+        rc = RILL_ERR_TOO_LARGE;
+    } else if ((buf = malloc(RAFT_WIRE_PREFIX_BYTES + size)) == NULL) {
+        rc = RILL_ERR_NOMEM;
+    } else {
+        buf[0] = (uint8_t)(size >> 24);
+        buf[1] = (uint8_t)(size >> 16);
+        buf[2] = (uint8_t)(size >> 8);
+        buf[3] = (uint8_t)size;
+        rill__rpc__rpc_envelope__pack(&env, buf + RAFT_WIRE_PREFIX_BYTES);
+        *out = buf;
+        *len = RAFT_WIRE_PREFIX_BYTES + size;
+    }
+    free(ents);
+    free(ptrs);
+    return rc;
+}
+
+int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
+                     struct raft_wire_decoded *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len > LIMIT_RPC_FRAME_BYTES)
+        return RILL_ERR_PARSE;
+    Rill__Rpc__RpcEnvelope *env = rill__rpc__rpc_envelope__unpack(NULL, len, body);
+    if (env == NULL)
+        return RILL_ERR_PARSE;
+    int rc = RILL_ERR_PARSE;
+    if (env->cluster_id == NULL || strcmp(env->cluster_id, cluster_id) != 0) {
+        rc = RILL_ERR_MISMATCH;
+        goto fail;
+    }
+    if (env->body_case != RILL__RPC__RPC_ENVELOPE__BODY_RAFT || env->from_node < 0)
+        goto fail;
+    const Rill__Rpc__RaftMessage *rm = env->raft;
+    if (rm->type < RAFT_MSG_VOTE_REQ || rm->type > RAFT_MSG_TIMEOUT_NOW ||
+        rm->status > RAFT_FETCH_SNAPSHOT || rm->to < 0 || rm->leader < RAFT_NONE ||
+        rm->n_entries > LIMIT_RPC_FRAME_BYTES / 8)
+        goto fail;
+    struct raft_msg *m = &out->msg;
+    *m = (struct raft_msg){.type = (uint8_t)rm->type,
+                           .from = env->from_node,
+                           .to = rm->to,
+                           .term = rm->term,
+                           .leader = rm->leader,
+                           .pre_vote = rm->pre_vote,
+                           .transfer = rm->transfer,
+                           .last_index = rm->last_index,
+                           .last_term = rm->last_term,
+                           .granted = rm->granted,
+                           .fetch_index = rm->fetch_index,
+                           .fetch_prev_term = rm->fetch_prev_term,
+                           .status = (uint8_t)rm->status,
+                           .commit = rm->commit,
+                           .diverging_index = rm->diverging_index,
+                           .diverging_term = rm->diverging_term,
+                           .snap_index = rm->snap_index,
+                           .snap_term = rm->snap_term,
+                           .snap_offset = rm->snap_offset,
+                           .snap_size = rm->snap_size};
+    if (rm->has_chunk && rm->chunk.len > 0) {
+        m->chunk = rm->chunk.data;
+        m->chunk_len = rm->chunk.len;
+    }
+    if (rm->n_entries > 0) {
+        out->entries = calloc(rm->n_entries, sizeof(*out->entries));
+        if (out->entries == NULL) {
+            rc = RILL_ERR_NOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < rm->n_entries; i++) {
+            const Rill__Rpc__RaftEntry *e = rm->entries[i];
+            if (e->type > RAFT_ENTRY_LEADER_CHANGE)
+                goto fail;
+            out->entries[i] = (struct raft_entry){.index = e->index, .term = e->term,
+                                                  .type = (uint8_t)e->type};
+            if (e->has_data && e->data.len > 0) {
+                out->entries[i].data = e->data.data;
+                out->entries[i].len = e->data.len;
+            }
+        }
+        m->entries = out->entries;
+        m->nentries = rm->n_entries;
+    }
+    out->envelope = env;
+    return RILL_OK;
+
+fail:
+    free(out->entries);
+    out->entries = NULL;
+    rill__rpc__rpc_envelope__free_unpacked(env, NULL);
+    return rc;
+}
+
+void raft_wire_decoded_free(struct raft_wire_decoded *d)
+{
+    if (d == NULL)
+        return;
+    free(d->entries);
+    if (d->envelope != NULL)
+        rill__rpc__rpc_envelope__free_unpacked(d->envelope, NULL);
+    memset(d, 0, sizeof(*d));
+}

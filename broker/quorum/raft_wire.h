@@ -1,0 +1,41 @@
+/* Raft messages on the internal listener: struct raft_msg <-> one framed
+ * RpcEnvelope (proto/rpc.proto), a 4-byte big-endian length first.
+ *
+ * Decoding checks everything raft_step relies on before the message gets
+ * there: known types and statuses, ids that fit, entry and chunk sizes
+ * within LIMIT_RPC_FRAME_BYTES, and the cluster id, so that a node of
+ * another cluster (a copied data directory, a wrong voters list) can never
+ * take part in this quorum. Pure: no IO. */
+#ifndef RILL_BROKER_QUORUM_RAFT_WIRE_H
+#define RILL_BROKER_QUORUM_RAFT_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raft/raft.h"
+
+/* The length prefix of a frame. */
+#define RAFT_WIRE_PREFIX_BYTES 4
+
+/* Encodes m from node `from` of cluster_id as one frame (prefix included).
+ * On success *out is malloc'd and the caller owns it. Returns 0 or
+ * RILL_ERR_NOMEM / RILL_ERR_TOO_LARGE. */
+int raft_wire_encode(const char *cluster_id, int32_t from, const struct raft_msg *m,
+                     uint8_t **out, size_t *len);
+
+/* A decoded message: msg points into storage owned by the decoded value,
+ * released by raft_wire_decoded_free. */
+struct raft_wire_decoded {
+    struct raft_msg msg;
+    void *envelope;
+    struct raft_entry *entries;
+};
+
+/* Decodes one frame body (without the prefix). Returns 0, RILL_ERR_PARSE
+ * (malformed or not a Raft message), or RILL_ERR_MISMATCH (another
+ * cluster's node), or RILL_ERR_NOMEM. */
+int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
+                     struct raft_wire_decoded *out);
+void raft_wire_decoded_free(struct raft_wire_decoded *d);
+
+#endif
