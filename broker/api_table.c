@@ -30,6 +30,7 @@ static const struct api_entry api_entries[] = {
     {KAFKA_API_INIT_PRODUCER_ID, "InitProducerId", 0, 1, 0, handle_init_producer_id},
     {KAFKA_API_DESCRIBE_CONFIGS, "DescribeConfigs", 1, 3, 1, handle_describe_configs},
     {KAFKA_API_DELETE_GROUPS, "DeleteGroups", 0, 1, 0, handle_delete_groups},
+    {KAFKA_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 2, 0, handle_describe_quorum},
 };
 
 enum { API_COUNT = sizeof(api_entries) / sizeof(api_entries[0]) };

@@ -52,6 +52,7 @@ void handle_offset_commit(struct request *req);
 void handle_offset_fetch(struct request *req);
 void handle_describe_groups(struct request *req);
 void handle_list_groups(struct request *req);
+void handle_describe_quorum(struct request *req);
 void handle_delete_groups(struct request *req);
 void handle_init_producer_id(struct request *req);
 

@@ -828,6 +828,70 @@ static const struct kafka_field_desc kafka_create_partitions_response_fields[] =
 };
 const struct kafka_struct_desc kafka_create_partitions_response_desc = { "kafka_create_partitions_response", sizeof(struct kafka_create_partitions_response), 2, kafka_create_partitions_response_fields };
 
+static const struct kafka_field_desc kafka_describe_quorum_request_partition_data_fields[] = {
+    { .name = "PartitionIndex", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_request_partition_data, PartitionIndex), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+};
+const struct kafka_struct_desc kafka_describe_quorum_request_partition_data_desc = { "kafka_describe_quorum_request_partition_data", sizeof(struct kafka_describe_quorum_request_partition_data), 1, kafka_describe_quorum_request_partition_data_fields };
+
+static const struct kafka_field_desc kafka_describe_quorum_request_topic_data_fields[] = {
+    { .name = "TopicName", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_request_topic_data, TopicName), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Partitions", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_describe_quorum_request_topic_data, Partitions), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_describe_quorum_request_partition_data_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_describe_quorum_request_topic_data_desc = { "kafka_describe_quorum_request_topic_data", sizeof(struct kafka_describe_quorum_request_topic_data), 2, kafka_describe_quorum_request_topic_data_fields };
+
+static const struct kafka_field_desc kafka_describe_quorum_request_fields[] = {
+    { .name = "Topics", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_describe_quorum_request, Topics), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_describe_quorum_request_topic_data_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_describe_quorum_request_desc = { "kafka_describe_quorum_request", sizeof(struct kafka_describe_quorum_request), 1, kafka_describe_quorum_request_fields };
+
+static const struct kafka_field_desc kafka_describe_quorum_response_replica_state_fields[] = {
+    { .name = "ReplicaId", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_replica_state, ReplicaId), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ReplicaDirectoryId", .type = KT_UUID, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_replica_state, ReplicaDirectoryId), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "LogEndOffset", .type = KT_INT64, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_replica_state, LogEndOffset), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "LastFetchTimestamp", .type = KT_INT64, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_replica_state, LastFetchTimestamp), .ver_min = 1, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = -1 },
+    { .name = "LastCaughtUpTimestamp", .type = KT_INT64, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_replica_state, LastCaughtUpTimestamp), .ver_min = 1, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = -1 },
+};
+const struct kafka_struct_desc kafka_describe_quorum_response_replica_state_desc = { "kafka_describe_quorum_response_replica_state", sizeof(struct kafka_describe_quorum_response_replica_state), 5, kafka_describe_quorum_response_replica_state_fields };
+
+static const struct kafka_field_desc kafka_describe_quorum_response_partition_data_fields[] = {
+    { .name = "PartitionIndex", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_partition_data, PartitionIndex), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ErrorCode", .type = KT_INT16, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_partition_data, ErrorCode), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ErrorMessage", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_partition_data, ErrorMessage), .ver_min = 2, .ver_max = 32767, .null_min = 2, .null_max = 32767, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "LeaderId", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_partition_data, LeaderId), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "LeaderEpoch", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_partition_data, LeaderEpoch), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "HighWatermark", .type = KT_INT64, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_partition_data, HighWatermark), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "CurrentVoters", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_describe_quorum_response_partition_data, CurrentVoters), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_describe_quorum_response_replica_state_desc, .def_null = false },
+    { .name = "Observers", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_describe_quorum_response_partition_data, Observers), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_describe_quorum_response_replica_state_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_describe_quorum_response_partition_data_desc = { "kafka_describe_quorum_response_partition_data", sizeof(struct kafka_describe_quorum_response_partition_data), 8, kafka_describe_quorum_response_partition_data_fields };
+
+static const struct kafka_field_desc kafka_describe_quorum_response_topic_data_fields[] = {
+    { .name = "TopicName", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_topic_data, TopicName), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Partitions", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_describe_quorum_response_topic_data, Partitions), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_describe_quorum_response_partition_data_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_describe_quorum_response_topic_data_desc = { "kafka_describe_quorum_response_topic_data", sizeof(struct kafka_describe_quorum_response_topic_data), 2, kafka_describe_quorum_response_topic_data_fields };
+
+static const struct kafka_field_desc kafka_describe_quorum_response_listener_fields[] = {
+    { .name = "Name", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_listener, Name), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Host", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_listener, Host), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Port", .type = KT_UINT16, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_listener, Port), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+};
+const struct kafka_struct_desc kafka_describe_quorum_response_listener_desc = { "kafka_describe_quorum_response_listener", sizeof(struct kafka_describe_quorum_response_listener), 3, kafka_describe_quorum_response_listener_fields };
+
+static const struct kafka_field_desc kafka_describe_quorum_response_node_fields[] = {
+    { .name = "NodeId", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response_node, NodeId), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "Listeners", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_describe_quorum_response_node, Listeners), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_describe_quorum_response_listener_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_describe_quorum_response_node_desc = { "kafka_describe_quorum_response_node", sizeof(struct kafka_describe_quorum_response_node), 2, kafka_describe_quorum_response_node_fields };
+
+static const struct kafka_field_desc kafka_describe_quorum_response_fields[] = {
+    { .name = "ErrorCode", .type = KT_INT16, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response, ErrorCode), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ErrorMessage", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_quorum_response, ErrorMessage), .ver_min = 2, .ver_max = 32767, .null_min = 2, .null_max = 32767, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Topics", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_describe_quorum_response, Topics), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_describe_quorum_response_topic_data_desc, .def_null = false },
+    { .name = "Nodes", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_describe_quorum_response, Nodes), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_describe_quorum_response_node_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_describe_quorum_response_desc = { "kafka_describe_quorum_response", sizeof(struct kafka_describe_quorum_response), 4, kafka_describe_quorum_response_fields };
+
 const struct kafka_message_desc kafka_messages[] = {
     { .api_key = 0, .name = "Produce", .valid_min = 3, .valid_max = 13, .flexible_min = 9, .request = &kafka_produce_request_desc, .response = &kafka_produce_response_desc },
     { .api_key = 1, .name = "Fetch", .valid_min = 4, .valid_max = 18, .flexible_min = 12, .request = &kafka_fetch_request_desc, .response = &kafka_fetch_response_desc },
@@ -849,5 +913,6 @@ const struct kafka_message_desc kafka_messages[] = {
     { .api_key = 32, .name = "DescribeConfigs", .valid_min = 1, .valid_max = 4, .flexible_min = 4, .request = &kafka_describe_configs_request_desc, .response = &kafka_describe_configs_response_desc },
     { .api_key = 42, .name = "DeleteGroups", .valid_min = 0, .valid_max = 2, .flexible_min = 2, .request = &kafka_delete_groups_request_desc, .response = &kafka_delete_groups_response_desc },
     { .api_key = 37, .name = "CreatePartitions", .valid_min = 0, .valid_max = 3, .flexible_min = 2, .request = &kafka_create_partitions_request_desc, .response = &kafka_create_partitions_response_desc },
+    { .api_key = 55, .name = "DescribeQuorum", .valid_min = 0, .valid_max = 2, .flexible_min = 0, .request = &kafka_describe_quorum_request_desc, .response = &kafka_describe_quorum_response_desc },
 };
-const size_t kafka_messages_count = 20;
+const size_t kafka_messages_count = 21;

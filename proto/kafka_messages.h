@@ -828,6 +828,70 @@ struct kafka_create_partitions_response {
 };
 extern const struct kafka_struct_desc kafka_create_partitions_response_desc;
 
+struct kafka_describe_quorum_request_partition_data {
+    int32_t PartitionIndex;
+};
+extern const struct kafka_struct_desc kafka_describe_quorum_request_partition_data_desc;
+
+struct kafka_describe_quorum_request_topic_data {
+    struct kafka_str TopicName;
+    struct { int32_t count; struct kafka_describe_quorum_request_partition_data *items; } Partitions;
+};
+extern const struct kafka_struct_desc kafka_describe_quorum_request_topic_data_desc;
+
+struct kafka_describe_quorum_request {
+    struct { int32_t count; struct kafka_describe_quorum_request_topic_data *items; } Topics;
+};
+extern const struct kafka_struct_desc kafka_describe_quorum_request_desc;
+
+struct kafka_describe_quorum_response_replica_state {
+    int32_t ReplicaId;
+    struct kafka_uuid ReplicaDirectoryId;
+    int64_t LogEndOffset;
+    int64_t LastFetchTimestamp;
+    int64_t LastCaughtUpTimestamp;
+};
+extern const struct kafka_struct_desc kafka_describe_quorum_response_replica_state_desc;
+
+struct kafka_describe_quorum_response_partition_data {
+    int32_t PartitionIndex;
+    int16_t ErrorCode;
+    struct kafka_str ErrorMessage;
+    int32_t LeaderId;
+    int32_t LeaderEpoch;
+    int64_t HighWatermark;
+    struct { int32_t count; struct kafka_describe_quorum_response_replica_state *items; } CurrentVoters;
+    struct { int32_t count; struct kafka_describe_quorum_response_replica_state *items; } Observers;
+};
+extern const struct kafka_struct_desc kafka_describe_quorum_response_partition_data_desc;
+
+struct kafka_describe_quorum_response_topic_data {
+    struct kafka_str TopicName;
+    struct { int32_t count; struct kafka_describe_quorum_response_partition_data *items; } Partitions;
+};
+extern const struct kafka_struct_desc kafka_describe_quorum_response_topic_data_desc;
+
+struct kafka_describe_quorum_response_listener {
+    struct kafka_str Name;
+    struct kafka_str Host;
+    uint16_t Port;
+};
+extern const struct kafka_struct_desc kafka_describe_quorum_response_listener_desc;
+
+struct kafka_describe_quorum_response_node {
+    int32_t NodeId;
+    struct { int32_t count; struct kafka_describe_quorum_response_listener *items; } Listeners;
+};
+extern const struct kafka_struct_desc kafka_describe_quorum_response_node_desc;
+
+struct kafka_describe_quorum_response {
+    int16_t ErrorCode;
+    struct kafka_str ErrorMessage;
+    struct { int32_t count; struct kafka_describe_quorum_response_topic_data *items; } Topics;
+    struct { int32_t count; struct kafka_describe_quorum_response_node *items; } Nodes;
+};
+extern const struct kafka_struct_desc kafka_describe_quorum_response_desc;
+
 enum kafka_api_key {
     KAFKA_API_PRODUCE = 0,
     KAFKA_API_FETCH = 1,
@@ -849,6 +913,7 @@ enum kafka_api_key {
     KAFKA_API_DESCRIBE_CONFIGS = 32,
     KAFKA_API_DELETE_GROUPS = 42,
     KAFKA_API_CREATE_PARTITIONS = 37,
+    KAFKA_API_DESCRIBE_QUORUM = 55,
 };
 
 #endif

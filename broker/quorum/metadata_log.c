@@ -414,3 +414,14 @@ void metadata_log_resign(struct metadata_log *ml)
 {
     quorum_resign(ml->quorum);
 }
+
+int64_t metadata_log_end_offset_of(const struct metadata_log *ml, uint64_t index)
+{
+    return quorum_end_offset_of(ml->quorum, index);
+}
+
+int64_t metadata_log_age_ms(const struct metadata_log *ml, uint64_t tick)
+{
+    uint64_t now = quorum_ticks(ml->quorum);
+    return now > tick ? (int64_t)(now - tick) * quorum_tick_ms(ml->quorum) : 0;
+}

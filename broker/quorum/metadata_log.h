@@ -56,6 +56,10 @@ int32_t metadata_log_leader(const struct metadata_log *ml);
 void metadata_log_status(const struct metadata_log *ml, struct raft_status *st);
 size_t metadata_log_replicas(const struct metadata_log *ml, struct raft_replica_status *out,
                              size_t max);
+/* The metadata log offset after Raft entry index (a Kafka end offset). */
+int64_t metadata_log_end_offset_of(const struct metadata_log *ml, uint64_t index);
+/* How long ago a Raft tick count was, in milliseconds. */
+int64_t metadata_log_age_ms(const struct metadata_log *ml, uint64_t tick);
 /* Hands the controller to another voter (a clean shutdown). */
 void metadata_log_resign(struct metadata_log *ml);
 /* The port the internal (controller) listener bound, -1 when none. */

@@ -23,6 +23,7 @@ struct quorum {
     int64_t *base_offset; /* of entry i at [i - first_index] */
     size_t nbase, capbase;
     uint64_t first_index;
+    int64_t tick_ms;
 
     /* the ready being carried out */
     bool in_ready;
@@ -327,6 +328,26 @@ size_t quorum_replicas(const struct quorum *q, struct raft_replica_status *out, 
     return raft_replicas(q->raft, out, max);
 }
 
+int64_t quorum_end_offset_of(const struct quorum *q, uint64_t index)
+{
+    if (index < q->first_index)
+        return storage_log_start_offset(q->log);
+    uint64_t next = index + 1 - q->first_index; /* position of entry index + 1 */
+    if (next < q->nbase)
+        return q->base_offset[next];
+    return storage_log_end_offset(q->log);
+}
+
+uint64_t quorum_ticks(const struct quorum *q)
+{
+    return raft_ticks(q->raft);
+}
+
+int64_t quorum_tick_ms(const struct quorum *q)
+{
+    return q->tick_ms;
+}
+
 void quorum_resign(struct quorum *q)
 {
     if (q->failed)
@@ -455,6 +476,7 @@ int quorum_open(struct broker *b, struct storage_log *log, const char *dir,
     q->log = log;
     q->hooks = *hooks;
     q->first_index = 1;
+    q->tick_ms = cfg->tick_ms > 0 ? cfg->tick_ms : 1;
     q->dir = strdup(dir);
     struct quorum_loaded ld = {0};
     int rc = q->dir == NULL ? RILL_ERR_NOMEM : RILL_OK;

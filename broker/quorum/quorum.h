@@ -96,6 +96,13 @@ void quorum_on_offline(struct quorum *q);
 void quorum_status(const struct quorum *q, struct raft_status *st);
 /* The leader's view of each replica (raft_replicas). */
 size_t quorum_replicas(const struct quorum *q, struct raft_replica_status *out, size_t max);
+/* The log offset just after Raft entry index (the end of its batch): what
+ * Kafka calls a log end offset or high watermark. Index 0 is the log
+ * start. */
+int64_t quorum_end_offset_of(const struct quorum *q, uint64_t index);
+/* The node's clock: ticks so far, and how long one is. */
+uint64_t quorum_ticks(const struct quorum *q);
+int64_t quorum_tick_ms(const struct quorum *q);
 /* Hands leadership to another voter, for a clean shutdown. */
 void quorum_resign(struct quorum *q);
 

@@ -7,14 +7,68 @@ when it comes back. A node of another cluster is refused.
 The data plane of a cluster (replica placement, leaders per partition,
 brokers in Metadata) comes with the rest of the cluster work; these tests
 exercise the quorum underneath it."""
+import io
 import os
 import statistics
+import struct
 import time
 import unittest
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kwire import RawClient
 from rill import Broker, Cluster, wait_until
+
+
+def describe_quorum(port, version=1):
+    """DescribeQuorum (key 55, flexible) for __cluster_metadata-0, decoded:
+    (error, leader, epoch, high watermark, voters, observers), each replica
+    as (id, log end offset, last fetch, last caught up)."""
+    name = b"__cluster_metadata"
+    body = bytes([2, len(name) + 1]) + name + bytes([2]) + struct.pack(">i", 0) + b"\0\0\0"
+    with RawClient(port) as c:
+        c.send(55, version, body, flexible=True)
+        _, payload = c.recv()
+    r = io.BytesIO(payload)
+    u = lambda fmt: struct.unpack(fmt, r.read(struct.calcsize(fmt)))[0]
+
+    def uvarint():
+        shift = value = 0
+        while True:
+            b = r.read(1)[0]
+            value |= (b & 0x7f) << shift
+            if b < 0x80:
+                return value
+            shift += 7
+
+    def cstring():
+        n = uvarint() - 1
+        return r.read(n) if n >= 0 else None
+
+    uvarint()  # response header tags
+    top = u(">h")
+    if version >= 2:
+        cstring()
+    assert uvarint() == 2 and cstring() == name and uvarint() == 2
+    u(">i")
+    err = u(">h")
+    if version >= 2:
+        cstring()
+    leader, epoch, hw = u(">i"), u(">i"), u(">q")
+
+    def replicas():
+        out = []
+        for _ in range(uvarint() - 1):
+            rid = u(">i")
+            if version >= 2:
+                r.read(16)
+            leo = u(">q")
+            fetch, caught = (u(">q"), u(">q")) if version >= 1 else (-1, -1)
+            uvarint()
+            out.append((rid, leo, fetch, caught))
+        return out
+    voters, observers = replicas(), replicas()
+    return top, err, leader, epoch, hw, voters, observers
 
 
 def controller_of(broker):
@@ -92,6 +146,32 @@ class Quorum(unittest.TestCase):
               % (", ".join("%.2f" % t for t in times), statistics.median(times)))
         self.assertLess(statistics.median(times), 4.0)
 
+    def test_describe_quorum_shows_leader_voters_and_their_offsets(self):
+        c = wait_until(lambda: agreed_controller(self.live()), 20, what="a controller")
+        self.create_topic(c, "described")
+        leader = self.cluster.nodes[c]
+
+        def settled():
+            q = describe_quorum(leader.port)
+            _, err, lid, epoch, hw, voters, _ = q
+            return q if err == 0 and all(v[1] == hw for v in voters) else None
+        top, err, lid, epoch, hw, voters, observers = wait_until(settled, 10,
+                                                                  what="voters caught up")
+        self.assertEqual((top, err, lid), (0, 0, c))
+        self.assertGreaterEqual(epoch, 1)
+        self.assertGreater(hw, 0)
+        self.assertEqual(sorted(v[0] for v in voters), [1, 2, 3])
+        self.assertEqual(observers, [])
+        for rid, leo, fetch, caught in voters:
+            if rid == c:
+                self.assertEqual(fetch, -1)
+            else:
+                self.assertGreater(fetch, time.time() * 1000 - 5000)
+        # Version 2 (Nodes) parses too; a follower says it does not lead.
+        self.assertEqual(describe_quorum(leader.port, 2)[2], c)
+        follower = next(b for n, b in self.cluster.nodes.items() if n != c)
+        self.assertEqual(describe_quorum(follower.port)[1], 6)  # NOT_LEADER_OR_FOLLOWER
+
     def test_a_controlled_shutdown_hands_the_controller_over(self):
         c = wait_until(lambda: agreed_controller(self.live()), 20, what="a controller")
         old = self.cluster.nodes[c]
@@ -126,6 +206,18 @@ class Quorum(unittest.TestCase):
             self.assertIsNone(controller_of(stranger))
         finally:
             stranger.cleanup()
+        # And a node pointed at its own data directory with another
+        # cluster's id refuses to start, naming both.
+        wrong = Broker(data_dir=b.data_dir, workdir=os.path.join(self.cluster.workdir, "wrong"),
+                       args=[a.replace("rill-test-cluster-0001", "another-cluster-0002")
+                             for a in b.args])
+        os.makedirs(wrong.workdir)
+        with self.assertRaises(RuntimeError) as ctx:
+            wrong.start_quiet(timeout=10)
+        self.assertIn("does not match rill-test-cluster-0001", str(ctx.exception))
+        self.assertIn("belongs to another cluster", str(ctx.exception))
+        wrong.expected_exit = True
+        wrong.cleanup()
 
 
 if __name__ == "__main__":

@@ -138,6 +138,12 @@ def valid_requests(topic):
         # InitProducerId v0/v1 (kafka-python has no class): transactional id
         # null, transaction timeout.
         out.append((22, v, struct.pack(">hi", -1, 60000)))
+    # DescribeQuorum v0-2 (flexible; no kafka-python class): the metadata
+    # quorum's partition, compact encodings, empty tag sections.
+    name = b"__cluster_metadata"
+    quorum = bytes([2, len(name) + 1]) + name + bytes([2]) + struct.pack(">i", 0) + b"\0\0\0"
+    for v in (0, 1, 2):
+        out.append((55, v, quorum))
     return out
 
 
@@ -147,7 +153,7 @@ def header(api_key, version, corr, flexible):
 
 
 FLEXIBLE_FROM = {18: 3, 3: 9, 0: 9, 1: 12, 2: 6, 19: 5, 32: 4, 8: 8, 9: 6, 10: 3, 11: 6,
-                 12: 4, 13: 4, 14: 4, 15: 5, 16: 3, 20: 4, 22: 2, 42: 2}
+                 12: 4, 13: 4, 14: 4, 15: 5, 16: 3, 20: 4, 22: 2, 42: 2, 55: 0}
 
 
 def frame_for(api_key, version, body, corr):

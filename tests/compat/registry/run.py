@@ -79,6 +79,14 @@ def install_java(d):
     return ["java", "-cp", "classes:" + cp, "RillCompat"]
 
 
+def install_kafka_tools(d):
+    """Apache Kafka's own tools (kafka-metadata-quorum) from Maven Central."""
+    fetch(["mvn", "-q", "-B", "dependency:build-classpath", "-Dmdep.outputFile=cp.txt"], d)
+    with open(os.path.join(d, "cp.txt")) as f:
+        cp = f.read().strip()
+    return ["bash", "check.sh", cp]
+
+
 def install_pypi(d):
     venv = os.path.join(d, "venv")
     build([PYTHON, "-m", "venv", venv], d)
@@ -93,6 +101,7 @@ CLIENTS = {
     "kafkajs": install_kafkajs,
     "franz-go": install_franz_go,
     "java": install_java,
+    "kafka-tools": install_kafka_tools,
     "pypi": install_pypi,
 }
 
