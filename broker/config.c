@@ -846,6 +846,7 @@ static int config_finish(struct config_loader *ld)
 static void config_usage(void)
 {
     printf("usage: rill [server.properties] [--config FILE] [--KEY=VALUE ...]\n"
+           "       rill quorum status [--bootstrap-server HOST:PORT]\n"
            "\n"
            "Starts a Rill broker. Every configuration key (rill --config-docs lists them)\n"
            "can be set in the properties file, as an environment variable (KAFKA_<KEY>,\n"

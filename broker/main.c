@@ -1,10 +1,14 @@
 /* rill: the broker process. Loads the configuration (file, environment,
- * flags), starts the broker and runs its loop until SIGTERM or SIGINT. */
+ * flags), starts the broker and runs its loop until SIGTERM or SIGINT.
+ * `rill quorum status` asks a running node about the metadata quorum. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "broker/broker.h"
+#include "broker/cli_quorum.h"
 #include "broker/config.h"
 #include "common/log.h"
 
@@ -12,6 +16,8 @@ extern char **environ;
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "quorum") == 0)
+        return cli_quorum_main(argc - 1, argv + 1);
     struct broker_config cfg;
     char err[512] = "";
     bool wants_exit = false;

@@ -11,13 +11,14 @@ import io
 import os
 import statistics
 import struct
+import subprocess
 import time
 import unittest
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kwire import RawClient
-from rill import Broker, Cluster, wait_until
+from rill import RILL_BIN, Broker, Cluster, wait_until
 
 
 def describe_quorum(port, version=1):
@@ -171,6 +172,16 @@ class Quorum(unittest.TestCase):
         self.assertEqual(describe_quorum(leader.port, 2)[2], c)
         follower = next(b for n, b in self.cluster.nodes.items() if n != c)
         self.assertEqual(describe_quorum(follower.port)[1], 6)  # NOT_LEADER_OR_FOLLOWER
+        # rill's own status view says the same.
+        out = subprocess.run([RILL_BIN, "quorum", "status", "--bootstrap-server",
+                              leader.bootstrap], capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("leader %d, epoch %d" % (c, epoch), out.stdout)
+        self.assertEqual(sum(line.startswith("voter") for line in out.stdout.splitlines()), 3)
+        out = subprocess.run([RILL_BIN, "quorum", "status", "--bootstrap-server",
+                              follower.bootstrap], capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("ask the leader, node %d" % c, out.stderr)
 
     def test_a_controlled_shutdown_hands_the_controller_over(self):
         c = wait_until(lambda: agreed_controller(self.live()), 20, what="a controller")
