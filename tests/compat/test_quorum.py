@@ -183,6 +183,46 @@ class Quorum(unittest.TestCase):
         self.assertEqual(out.returncode, 1)
         self.assertIn("ask the leader, node %d" % c, out.stderr)
 
+    def test_paused_nodes(self):
+        """A paused minority does not stop the quorum and catches up when
+        resumed; a controller whose majority is paused cannot change
+        metadata, resigns (check-quorum), and the quorum agrees again after
+        the resume."""
+        import signal
+        c = wait_until(lambda: agreed_controller(self.live()), 20, what="a controller")
+        followers = [b for n, b in self.cluster.nodes.items() if n != c]
+        followers[0].signal(signal.SIGSTOP)
+        try:
+            self.create_topic(c, "while-one-paused")
+        finally:
+            followers[0].signal(signal.SIGCONT)
+        wait_until(lambda: "while-one-paused" in topics_of(followers[0]), 20,
+                   what="the resumed node to catch up")
+        # Now the majority: the controller alone cannot commit anything.
+        leader = self.cluster.nodes[c]
+        for b in followers:
+            b.signal(signal.SIGSTOP)
+        try:
+            admin = AdminClient({"bootstrap.servers": leader.bootstrap})
+            f = admin.create_topics([NewTopic("without-a-majority", 1, 1)],
+                                    operation_timeout=3, request_timeout=5)
+            with self.assertRaises(Exception):
+                f["without-a-majority"].result(8)
+            self.assertNotIn("without-a-majority", topics_of(leader))
+            # Check-quorum: it stops claiming to be the controller.
+            wait_until(lambda: controller_of(leader) != c, 10,
+                       what="the isolated controller to resign")
+        finally:
+            for b in followers:
+                b.signal(signal.SIGCONT)
+        now = wait_until(lambda: agreed_controller(self.live()), 20,
+                         what="a controller after the resume")
+        self.create_topic(now, "after-the-resume")
+        for b in self.live():
+            wait_until(lambda b=b: "after-the-resume" in topics_of(b), 20,
+                       what="every node to apply the topic")
+        self.assertEqual(len({frozenset(topics_of(b)) for b in self.live()}), 1)
+
     def test_a_controlled_shutdown_hands_the_controller_over(self):
         c = wait_until(lambda: agreed_controller(self.live()), 20, what="a controller")
         old = self.cluster.nodes[c]
