@@ -17,6 +17,7 @@
 #include "broker/quorum/metadata_log.h"
 #include "broker/partition.h"
 #include "broker/producer_ids.h"
+#include "broker/quorum/registration.h"
 #include "broker/request.h"
 #include "broker/topics.h"
 #include "common/clock.h"
@@ -209,6 +210,7 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
     conn_close_idle(b, now, b->cfg.connections_max_idle_ms);
     conn_pool_tick(b, now);
     group_coordinator_tick(b->groups, now);
+    registration_tick(b);
 }
 
 /* A controlled shutdown of the active controller waits (at most an
@@ -445,6 +447,11 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     rc = broker_listen(b);
     if (rc != 0)
         return rc;
+    /* A new incarnation for every process start: the controller tells a
+     * restarted broker from the one before it. */
+    if (random_bytes(b->incarnation, sizeof(b->incarnation)) != 0)
+        return RILL_ERR_IO;
+    registration_tick(b);
 
     b->ev_retention = broker_timer(b, broker_on_retention, b->cfg.log_retention_check_interval_ms);
     b->ev_tick = broker_timer(b, broker_on_tick, TICK_MS);

@@ -90,6 +90,8 @@ struct broker {
     struct event *ev_tick;          /* 100 ms housekeeping: flush intervals, idle conns */
     struct event *ev_signals[2];    /* SIGTERM, SIGINT */
     struct event *ev_resign;        /* shutdown: waiting for the controller to move */
+    uint8_t incarnation[16];        /* this process's registration (registration.h) */
+    int64_t registration_next_ms;
     int64_t resign_deadline_ms;
     bool stopping;
 };

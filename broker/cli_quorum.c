@@ -72,24 +72,23 @@ static bool cli_io(int fd, void *buf, size_t len, bool out)
     return true;
 }
 
-/* Sends DescribeQuorum for __cluster_metadata-0 and decodes the answer into
- * resp (memory from arena). Returns 0 or -1 after printing why. */
-static int cli_describe(int fd, struct arena *arena, struct kafka_describe_quorum_response *resp)
+/* Sends one request (api_key at version; flexible: header v2) and decodes
+ * the answer into resp (memory from arena). Returns 0 or -1 after printing
+ * why. */
+static int cli_call(int fd, struct arena *arena, int16_t api_key, int16_t version, bool flexible,
+                    const void *req, void *resp)
 {
-    const struct kafka_message_desc *msg = kafka_message_find(KAFKA_API_DESCRIBE_QUORUM);
-    struct kafka_describe_quorum_request_partition_data part = {.PartitionIndex = 0};
-    struct kafka_describe_quorum_request_topic_data topic = {
-        .TopicName = kafka_str_from("__cluster_metadata"), .Partitions = {1, &part}};
-    struct kafka_describe_quorum_request req = {.Topics = {1, &topic}};
+    const struct kafka_message_desc *msg = kafka_message_find(api_key);
     struct kafka_writer w;
     kafka_writer_init(&w);
     kafka_write_i32(&w, 0); /* the size, patched below */
-    kafka_write_i16(&w, KAFKA_API_DESCRIBE_QUORUM);
-    kafka_write_i16(&w, CLI_QUORUM_VERSION);
+    kafka_write_i16(&w, api_key);
+    kafka_write_i16(&w, version);
     kafka_write_i32(&w, 1);
     kafka_write_str(&w, kafka_str_from("rill-cli"), false);
-    kafka_write_uvarint(&w, 0); /* header v2: no tags */
-    int rc = kafka_encode(msg->request, CLI_QUORUM_VERSION, true, &req, &w);
+    if (flexible)
+        kafka_write_uvarint(&w, 0); /* header v2: no tags */
+    int rc = kafka_encode(msg->request, version, flexible, req, &w);
     if (rc == 0 && w.err == 0) {
         kafka_writer_patch_i32(&w, 0, (int32_t)(w.len - 4));
         rc = cli_io(fd, w.buf, w.len, true) ? 0 : -1;
@@ -110,9 +109,9 @@ static int cli_describe(int fd, struct arena *arena, struct kafka_describe_quoru
     struct kafka_reader r;
     kafka_reader_init(&r, frame, size);
     (void)kafka_read_i32(&r); /* correlation id */
-    kafka_skip_tags(&r);      /* response header v1 */
-    if (r.err != 0 ||
-        kafka_decode(msg->response, CLI_QUORUM_VERSION, true, &r, arena, resp) != 0) {
+    if (flexible)
+        kafka_skip_tags(&r); /* response header v1 */
+    if (r.err != 0 || kafka_decode(msg->response, version, flexible, &r, arena, resp) != 0) {
         fprintf(stderr, "rill quorum: the answer does not decode (is this a Rill or Kafka "
                         "broker that serves DescribeQuorum?)\n");
         return -1;
@@ -157,8 +156,17 @@ int cli_quorum_main(int argc, char **argv)
         return 1;
     struct arena arena;
     arena_init(&arena);
+    struct kafka_describe_quorum_request_partition_data part = {.PartitionIndex = 0};
+    struct kafka_describe_quorum_request_topic_data topic = {
+        .TopicName = kafka_str_from("__cluster_metadata"), .Partitions = {1, &part}};
+    struct kafka_describe_quorum_request req = {.Topics = {1, &topic}};
     struct kafka_describe_quorum_response resp;
-    int rc = cli_describe(fd, &arena, &resp);
+    int rc = cli_call(fd, &arena, KAFKA_API_DESCRIBE_QUORUM, CLI_QUORUM_VERSION, true, &req,
+                      &resp);
+    /* And the brokers this node's image lists (Metadata v1, no topics). */
+    struct kafka_metadata_request mreq = {.Topics = {0, NULL}};
+    struct kafka_metadata_response mresp;
+    int mrc = rc == 0 ? cli_call(fd, &arena, KAFKA_API_METADATA, 1, false, &mreq, &mresp) : -1;
     close(fd);
     if (rc == 0 && (resp.ErrorCode != 0 || resp.Topics.count != 1 ||
                     resp.Topics.items[0].Partitions.count != 1)) {
@@ -192,6 +200,14 @@ int cli_quorum_main(int argc, char **argv)
                                p->CurrentVoters.count, now);
             cli_print_replicas("observer", p->LeaderId, leader_end, p->Observers.items,
                                p->Observers.count, now);
+            if (mrc == 0) {
+                printf("brokers: %d:", mresp.Brokers.count);
+                for (int32_t i = 0; i < mresp.Brokers.count; i++)
+                    printf(" %d@%.*s:%d", mresp.Brokers.items[i].NodeId,
+                           mresp.Brokers.items[i].Host.len, mresp.Brokers.items[i].Host.ptr,
+                           mresp.Brokers.items[i].Port);
+                printf("\n");
+            }
         }
     }
     arena_free(&arena);

@@ -90,12 +90,13 @@ static int64_t fetch_build(struct request *req, struct kafka_fetch_response *res
             out->LastStableOffset = -1;
             out->LogStartOffset = -1;
             out->Records = (struct kafka_records){NULL, 0, NULL}; /* never null */
-            struct partition *p =
-                tin->Topic.len > 0
-                    ? topics_partition(b, tin->Topic.ptr, (size_t)tin->Topic.len, pin->Partition)
-                    : NULL;
+            struct partition *p = NULL;
+            int16_t perr = tin->Topic.len > 0
+                               ? topics_partition_led(b, tin->Topic.ptr, (size_t)tin->Topic.len,
+                                                      pin->Partition, &p)
+                               : KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
             if (p == NULL) {
-                out->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+                out->ErrorCode = perr;
                 *has_error = true;
                 continue;
             }
@@ -203,11 +204,10 @@ static void fetch_arm(struct fetch_state *st)
     for (int32_t t = 0; t < body->Topics.count; t++) {
         const struct kafka_fetch_request_fetch_topic *tin = &body->Topics.items[t];
         for (int32_t i = 0; i < tin->Partitions.count; i++) {
-            struct partition *p =
-                tin->Topic.len > 0
-                    ? topics_partition(req->broker, tin->Topic.ptr, (size_t)tin->Topic.len,
-                                       tin->Partitions.items[i].Partition)
-                    : NULL;
+            struct partition *p = NULL;
+            if (tin->Topic.len > 0)
+                (void)topics_partition_led(req->broker, tin->Topic.ptr, (size_t)tin->Topic.len,
+                                           tin->Partitions.items[i].Partition, &p);
             if (p == NULL)
                 continue;
             fws[k].st = st;

@@ -28,17 +28,32 @@ static void find_coordinator_answer(void *ctx)
         error = KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
         resp->ErrorMessage = kafka_str_from("Transactions are not supported");
     }
+    int32_t partition = -1;
     if (error == 0 && (body->Key.len < 0 ||
-                       group_coordinator_partition_of(b->groups, body->Key.ptr,
-                                                      (size_t)body->Key.len) < 0))
+                       (partition = group_coordinator_partition_of(
+                            b->groups, body->Key.ptr, (size_t)body->Key.len)) < 0))
+        error = KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
+    /* The coordinator is the leader of the group's partition, wherever
+     * the image places it, at the address it registered. */
+    const struct metadata_image *image = metadata_log_image(b->mlog);
+    const struct metadata_topic *mt =
+        error == 0 ? metadata_image_topic(image, GROUP_OFFSETS_TOPIC, strlen(GROUP_OFFSETS_TOPIC))
+                   : NULL;
+    int32_t leader = mt != NULL && partition < mt->npartitions
+                         ? mt->partitions[partition].leader
+                         : -1;
+    const struct metadata_broker *mb = leader >= 0 ? metadata_image_broker(image, leader) : NULL;
+    if (error == 0 && leader != b->cfg.node_id && mb == NULL)
         error = KAFKA_ERR_COORDINATOR_NOT_AVAILABLE;
     resp->ErrorCode = error;
-    if (error == 0) {
-        /* Every partition is led by this node until the cluster issues
-         * bring partition leadership elsewhere. */
+    if (error == 0 && leader == b->cfg.node_id) {
         resp->NodeId = b->cfg.node_id;
         resp->Host = kafka_str_from(b->cfg.advertised.host);
         resp->Port = b->cfg.advertised.port;
+    } else if (error == 0) {
+        resp->NodeId = mb->id;
+        resp->Host = kafka_str_from(mb->host);
+        resp->Port = mb->port;
     }
     req->response = resp;
     request_done(req);

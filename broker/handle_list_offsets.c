@@ -22,11 +22,12 @@ static void list_offsets_one(struct broker *b, struct kafka_str topic,
     out->Timestamp = -1;
     out->Offset = -1;
     out->LeaderEpoch = -1;
-    struct partition *p = topic.len > 0 ? topics_partition(b, topic.ptr, (size_t)topic.len,
-                                                           in->PartitionIndex)
-                                        : NULL;
+    struct partition *p = NULL;
+    int16_t perr = topic.len > 0 ? topics_partition_led(b, topic.ptr, (size_t)topic.len,
+                                                        in->PartitionIndex, &p)
+                                 : KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     if (p == NULL) {
-        out->ErrorCode = KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+        out->ErrorCode = perr;
         return;
     }
     if (in->CurrentLeaderEpoch >= 0 && in->CurrentLeaderEpoch != p->leader_epoch) {

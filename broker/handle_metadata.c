@@ -80,15 +80,27 @@ static void metadata_answer(struct request *req)
     const struct kafka_metadata_request *body = req->body;
     const struct metadata_image *image = metadata_log_image(b->mlog);
     struct kafka_metadata_response *resp = request_response(req);
-    struct kafka_metadata_response_metadata_response_broker *self =
-        kafka_alloc_items(&req->arena, &kafka_metadata_response_metadata_response_broker_desc, 1);
-    if (resp == NULL || self == NULL)
+    /* Every registered broker, and this one even before its registration
+     * is committed (a lone node answers at once after start-up). */
+    bool self_listed = metadata_image_broker(image, b->cfg.node_id) != NULL;
+    int32_t nbrokers = (int32_t)image->nbrokers + (self_listed ? 0 : 1);
+    struct kafka_metadata_response_metadata_response_broker *brokers = kafka_alloc_items(
+        &req->arena, &kafka_metadata_response_metadata_response_broker_desc, nbrokers);
+    if (resp == NULL || brokers == NULL)
         goto oom;
-    self->NodeId = b->cfg.node_id;
-    self->Host = kafka_str_from(b->cfg.advertised.host);
-    self->Port = b->cfg.advertised.port;
-    resp->Brokers.count = 1;
-    resp->Brokers.items = self;
+    for (size_t i = 0; i < image->nbrokers; i++) {
+        const struct metadata_broker *mb = &image->brokers[i];
+        brokers[i].NodeId = mb->id;
+        brokers[i].Host = kafka_str_from(mb->host);
+        brokers[i].Port = mb->port;
+    }
+    if (!self_listed) {
+        brokers[nbrokers - 1].NodeId = b->cfg.node_id;
+        brokers[nbrokers - 1].Host = kafka_str_from(b->cfg.advertised.host);
+        brokers[nbrokers - 1].Port = b->cfg.advertised.port;
+    }
+    resp->Brokers.count = nbrokers;
+    resp->Brokers.items = brokers;
     resp->ClusterId = kafka_str_from(b->cluster_id);
     /* The active controller: the metadata quorum's leader. */
     resp->ControllerId = metadata_log_leader(b->mlog);

@@ -170,10 +170,12 @@ static struct partition *produce_one(struct request *req, struct kafka_str topic
     out->Index = in->Index;
     out->LogAppendTimeMs = -1;
     out->LogStartOffset = -1;
-    struct partition *p =
-        topic.len > 0 ? topics_partition(b, topic.ptr, (size_t)topic.len, in->Index) : NULL;
+    struct partition *p = NULL;
+    int16_t perr = topic.len > 0 ? topics_partition_led(b, topic.ptr, (size_t)topic.len,
+                                                        in->Index, &p)
+                                 : KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
     if (p == NULL) {
-        produce_set_error(req, out, KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION, NULL);
+        produce_set_error(req, out, perr, NULL);
         return NULL;
     }
     if (p->topic->internal) {

@@ -53,6 +53,7 @@ struct partition {
     int32_t index;
     struct storage_log *log;
     int32_t leader_epoch;
+    int32_t leader;           /* the image's leader: requests elsewhere are refused */
     int64_t high_watermark;
     struct partition_waiter *waiters_head, *waiters_tail;
     struct partition_watch *watches;

@@ -9,6 +9,7 @@
 #include "broker/group_coordinator.h"
 #include "broker/quorum/metadata_log.h"
 #include "broker/partition.h"
+#include "broker/quorum/raft_wire.h"
 #include "broker/topic_config.h"
 #include "common/assert.h"
 #include "common/limits.h"
@@ -31,6 +32,19 @@ struct partition *topics_partition(struct broker *b, const char *name, size_t le
     if (t == NULL || index < 0 || index >= t->npartitions)
         return NULL;
     return t->partitions[index];
+}
+
+int16_t topics_partition_led(struct broker *b, const char *name, size_t len, int32_t index,
+                             struct partition **out)
+{
+    *out = topics_partition(b, name, len, index);
+    if (*out == NULL)
+        return KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if ((*out)->leader != b->cfg.node_id) {
+        *out = NULL;
+        return KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+    }
+    return 0;
 }
 
 int topics_validate_name(const char *name, size_t len, const char **why)
@@ -115,6 +129,7 @@ static void topics_runtime_update(struct broker *b, struct broker_topic *t,
         if (t->partitions[i] == NULL)
             continue;
         t->partitions[i]->leader_epoch = mt->partitions[i].leader_epoch;
+        t->partitions[i]->leader = mt->partitions[i].leader;
         partition_reconfigure(t->partitions[i]);
     }
     while (t->npartitions < mt->npartitions) {
@@ -128,10 +143,10 @@ static void topics_runtime_update(struct broker *b, struct broker_topic *t,
             t->partitions[i] = NULL;
             continue;
         }
-        /* This broker leads every partition it opens (one node); leading a
-         * __consumer_offsets partition makes it the coordinator of its
-         * groups. */
-        if (topics_is_offsets(t))
+        t->partitions[i]->leader = mt->partitions[i].leader;
+        /* Leading a __consumer_offsets partition makes this broker the
+         * coordinator of its groups; elsewhere it only holds the log. */
+        if (topics_is_offsets(t) && mt->partitions[i].leader == b->cfg.node_id)
             group_coordinator_partition_opened(b->groups, t->partitions[i]);
     }
     t->version = mt->version;
@@ -648,7 +663,20 @@ bool topics_create(struct broker *b, struct topic_spec *specs, size_t n, bool va
         }
         int rc = topics_propose_one(b, op, i);
         if (rc != 0) {
-            if (rc == RILL_ERR_AGAIN)
+            int32_t controller = metadata_log_leader(b->mlog);
+            if (rc == RILL_ERR_AGAIN && join_pending && controller >= 0) {
+                /* An automatic creation on a node that is not the
+                 * controller: the controller is asked to do it, and the
+                 * client, told to retry, finds the topic once committed. */
+                char name[LIMIT_TOPIC_NAME_BYTES + 1];
+                snprintf(name, sizeof(name), "%.*s", s->name.len, s->name.ptr);
+                struct raft_wire_topic_creation tc = {name, s->num_partitions,
+                                                      s->replication_factor};
+                metadata_log_send_topic_creation(b->mlog, controller, &tc);
+                topics_set_error(s, KAFKA_ERR_LEADER_NOT_AVAILABLE,
+                                 "Topic '%.*s' is being created by the controller.",
+                                 s->name.len, s->name.ptr);
+            } else if (rc == RILL_ERR_AGAIN)
                 topics_set_error(s, KAFKA_ERR_NOT_CONTROLLER,
                                  "This is not the correct controller for this cluster.");
             else
@@ -751,4 +779,38 @@ out:
     free(removes);
     free(recs);
     return waits;
+}
+
+/* ---- automatic creations forwarded by other brokers ----------------------------- */
+
+struct forwarded_creation {
+    struct topic_spec spec;
+    char name[LIMIT_TOPIC_NAME_BYTES + 1];
+};
+
+static void topics_forwarded_done(void *ctx)
+{
+    struct forwarded_creation *fc = ctx;
+    if (fc->spec.error != 0 && fc->spec.error != KAFKA_ERR_TOPIC_ALREADY_EXISTS)
+        log_warn("topics", "forwarded creation of %s failed: %s", fc->name,
+                 fc->spec.error_message);
+    free(fc);
+}
+
+void topics_create_forwarded(struct broker *b, const struct raft_wire_topic_creation *tc)
+{
+    if (metadata_log_leader(b->mlog) != b->cfg.node_id || strlen(tc->name) == 0 ||
+        strlen(tc->name) > LIMIT_TOPIC_NAME_BYTES ||
+        topics_find(b, tc->name, strlen(tc->name)) != NULL)
+        return;
+    struct forwarded_creation *fc = calloc(1, sizeof(*fc));
+    if (fc == NULL)
+        return;
+    snprintf(fc->name, sizeof(fc->name), "%s", tc->name);
+    fc->spec.name = (struct kafka_str){fc->name, (int32_t)strlen(fc->name)};
+    fc->spec.num_partitions = tc->num_partitions;
+    fc->spec.replication_factor = (int16_t)tc->replication_factor;
+    fc->spec.internal = strcmp(fc->name, GROUP_OFFSETS_TOPIC) == 0;
+    if (!topics_create(b, &fc->spec, 1, false, true, topics_forwarded_done, fc))
+        topics_forwarded_done(fc);
 }

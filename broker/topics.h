@@ -69,9 +69,19 @@ int topics_set_aside_strays(struct broker *b, const char *metadata_log_name);
 struct broker_topic *topics_find(struct broker *b, const char *name, size_t len);
 struct partition *topics_partition(struct broker *b, const char *name, size_t len,
                                    int32_t index);
+/* The partition for Produce, Fetch and ListOffsets: 0 and *out when this
+ * broker leads it, UNKNOWN_TOPIC_OR_PARTITION, or NOT_LEADER_OR_FOLLOWER
+ * when the image names another leader (*out NULL). */
+int16_t topics_partition_led(struct broker *b, const char *name, size_t len, int32_t index,
+                             struct partition **out);
 
 /* 0 if name is a legal topic name; else Kafka's explanation in *why. */
 int topics_validate_name(const char *name, size_t len, const char **why);
+
+struct raft_wire_topic_creation;
+/* On the controller: an automatic creation another broker forwarded
+ * (ignored when this node does not lead or the topic exists). */
+void topics_create_forwarded(struct broker *b, const struct raft_wire_topic_creation *tc);
 
 /* Closes every partition (shutdown). */
 void topics_close_all(struct broker *b);

@@ -120,6 +120,10 @@
 /* Raft messages held while the quorum driver persists a ready. */
 #define LIMIT_QUORUM_HELD_MESSAGES 4096
 
+/* How often a broker asks again to be registered until its image shows
+ * it (registration.h). */
+#define LIMIT_REGISTRATION_RETRY_MS 500
+
 /* Not limited, on purpose: open segment files (Kafka keeps every segment
  * open as well; the broker raises RLIMIT_NOFILE to its hard limit) and the
  * flush queue (at most one fsync job per partition is ever queued). Pending

@@ -65,6 +65,9 @@ void metadata_image_free(struct metadata_image *image)
     }
     free(image->by_name);
     free(image->by_id);
+    for (size_t i = 0; i < image->nbrokers; i++)
+        free(image->brokers[i].host);
+    free(image->brokers);
     memset(image, 0, sizeof(*image));
 }
 
@@ -307,6 +310,58 @@ static int image_set_config(struct metadata_topic *t, const Rill__Metadata__Conf
     return RILL_OK;
 }
 
+const struct metadata_broker *metadata_image_broker(const struct metadata_image *image,
+                                                    int32_t id)
+{
+    for (size_t i = 0; i < image->nbrokers; i++)
+        if (image->brokers[i].id == id)
+            return &image->brokers[i];
+    return NULL;
+}
+
+static int image_apply_broker(struct metadata_image *image,
+                              const Rill__Metadata__RegisterBrokerRecord *r)
+{
+    if (r->broker_id < 0 || r->incarnation_id.len != 16)
+        return RILL_ERR_INVALID;
+    const Rill__Metadata__BrokerEndpoint *ep = NULL;
+    for (size_t i = 0; i < r->n_endpoints; i++)
+        if (strcmp(r->endpoints[i]->name, "PLAINTEXT") == 0)
+            ep = r->endpoints[i];
+    if (ep == NULL || ep->port <= 0 || ep->port > 65535)
+        return RILL_ERR_INVALID;
+    struct metadata_broker *old = (struct metadata_broker *)metadata_image_broker(image,
+                                                                                r->broker_id);
+    if (old != NULL && r->broker_epoch <= old->epoch)
+        return RILL_ERR_INVALID;
+    char *host = strdup(ep->host);
+    if (host == NULL)
+        return RILL_ERR_NOMEM;
+    if (old == NULL) {
+        struct metadata_broker *b =
+            realloc(image->brokers, (image->nbrokers + 1) * sizeof(*image->brokers));
+        if (b == NULL) {
+            free(host);
+            return RILL_ERR_NOMEM;
+        }
+        image->brokers = b;
+        size_t at = 0;
+        while (at < image->nbrokers && b[at].id < r->broker_id)
+            at++;
+        memmove(&b[at + 1], &b[at], (image->nbrokers - at) * sizeof(*b));
+        image->nbrokers++;
+        old = &b[at];
+        old->host = NULL;
+    }
+    free(old->host);
+    old->id = r->broker_id;
+    memcpy(old->incarnation, r->incarnation_id.data, 16);
+    old->epoch = r->broker_epoch;
+    old->host = host;
+    old->port = ep->port;
+    return RILL_OK;
+}
+
 static int image_apply_one(struct metadata_image *image,
                            const struct Rill__Metadata__MetadataRecord *rec)
 {
@@ -326,6 +381,8 @@ static int image_apply_one(struct metadata_image *image,
         image->next_producer_id = rec->producer_ids->next_producer_id;
         image->producer_ids_broker = rec->producer_ids->broker_id;
         return RILL_OK;
+    case RILL__METADATA__METADATA_RECORD__RECORD_REGISTER_BROKER:
+        return image_apply_broker(image, rec->register_broker);
     default:
         return RILL_ERR_INVALID;
     }

@@ -11,6 +11,7 @@
  *     leader epoch;
  *   - applying the same records in the same order gives the same image on
  *     every node (no clock, no randomness, no IO here);
+ *   - brokers are sorted by id, each once; a broker's epoch only grows;
  *   - every applied record raises version by one, and the topic it changed
  *     takes that version.
  *
@@ -56,6 +57,15 @@ struct metadata_topic {
     struct metadata_topic *next_by_id;
 };
 
+/* A registered broker and where clients reach it. */
+struct metadata_broker {
+    int32_t id;
+    uint8_t incarnation[16];
+    int64_t epoch;
+    char *host; /* its PLAINTEXT endpoint */
+    int32_t port;
+};
+
 struct metadata_image {
     struct metadata_topic **by_name;
     struct metadata_topic **by_id;
@@ -64,6 +74,8 @@ struct metadata_image {
     int64_t applied_offset; /* metadata log offset of the last applied record, -1 none */
     int64_t next_producer_id; /* the first producer id no block has reserved yet */
     int32_t producer_ids_broker; /* the broker that reserved the last block, -1 none */
+    struct metadata_broker *brokers; /* sorted by id */
+    size_t nbrokers;
     uint64_t version;         /* records applied so far; a topic's version says
                                * when it last changed, so followers of the
                                * image find what changed without a history */
@@ -90,6 +102,10 @@ const struct metadata_topic *metadata_image_topic_by_id(const struct metadata_im
 void metadata_image_each_topic(const struct metadata_image *image,
                                void (*fn)(void *ctx, const struct metadata_topic *topic),
                                void *ctx);
+
+/* The registered broker id, or NULL. */
+const struct metadata_broker *metadata_image_broker(const struct metadata_image *image,
+                                                    int32_t id);
 
 /* The override of name on topic, or NULL. */
 const char *metadata_topic_config(const struct metadata_topic *topic, const char *name);

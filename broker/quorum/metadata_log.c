@@ -9,6 +9,8 @@
 #include "broker/net/rpc.h"
 #include "broker/quorum/quorum.h"
 #include "broker/quorum/raft_wire.h"
+#include "broker/quorum/registration.h"
+#include "broker/topics.h"
 #include "common/assert.h"
 #include "common/checked.h"
 #include "common/clock.h"
@@ -211,9 +213,15 @@ static int32_t metadata_on_frame(void *ctx, const uint8_t *body, size_t len)
     }
     if (rc != 0)
         return -1;
-    int32_t from = d.msg.from;
-    if (d.msg.to == ml->broker->cfg.node_id && ml->quorum != NULL)
+    int32_t from = d.from;
+    if (d.kind == RAFT_WIRE_REGISTRATION) {
+        if (d.registration.broker_id == from)
+            registration_on_request(ml->broker, &d.registration);
+    } else if (d.kind == RAFT_WIRE_TOPIC_CREATION) {
+        topics_create_forwarded(ml->broker, &d.topic_creation);
+    } else if (d.msg.to == ml->broker->cfg.node_id && ml->quorum != NULL) {
         quorum_step(ml->quorum, &d.msg);
+    }
     raft_wire_decoded_free(&d);
     return from;
 }
@@ -424,4 +432,30 @@ int64_t metadata_log_age_ms(const struct metadata_log *ml, uint64_t tick)
 {
     uint64_t now = quorum_ticks(ml->quorum);
     return now > tick ? (int64_t)(now - tick) * quorum_tick_ms(ml->quorum) : 0;
+}
+
+void metadata_log_send_registration(struct metadata_log *ml, int32_t to,
+                                    const struct raft_wire_registration *reg)
+{
+    uint8_t *frame;
+    size_t len;
+    if (ml->rpc == NULL || raft_wire_encode_registration(ml->broker->cluster_id,
+                                                         ml->broker->cfg.node_id, reg, &frame,
+                                                         &len) != 0)
+        return;
+    rpc_send(ml->rpc, to, frame, len);
+    free(frame);
+}
+
+void metadata_log_send_topic_creation(struct metadata_log *ml, int32_t to,
+                                      const struct raft_wire_topic_creation *tc)
+{
+    uint8_t *frame;
+    size_t len;
+    if (ml->rpc == NULL || raft_wire_encode_topic_creation(ml->broker->cluster_id,
+                                                           ml->broker->cfg.node_id, tc, &frame,
+                                                           &len) != 0)
+        return;
+    rpc_send(ml->rpc, to, frame, len);
+    free(frame);
 }

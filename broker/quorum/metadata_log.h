@@ -60,6 +60,14 @@ size_t metadata_log_replicas(const struct metadata_log *ml, struct raft_replica_
 int64_t metadata_log_end_offset_of(const struct metadata_log *ml, uint64_t index);
 /* How long ago a Raft tick count was, in milliseconds. */
 int64_t metadata_log_age_ms(const struct metadata_log *ml, uint64_t tick);
+struct raft_wire_registration;
+struct raft_wire_topic_creation;
+/* Forwards an automatic topic creation to node `to` (the controller). */
+void metadata_log_send_topic_creation(struct metadata_log *ml, int32_t to,
+                                      const struct raft_wire_topic_creation *tc);
+/* Sends a registration request to node `to` (the controller). */
+void metadata_log_send_registration(struct metadata_log *ml, int32_t to,
+                                    const struct raft_wire_registration *reg);
 /* Hands the controller to another voter (a clean shutdown). */
 void metadata_log_resign(struct metadata_log *ml);
 /* The port the internal (controller) listener bound, -1 when none. */

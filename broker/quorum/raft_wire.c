@@ -7,6 +7,25 @@
 #include "common/rill_error.h"
 #include "proto/rpc.pb-c.h"
 
+/* Packs env as one length-prefixed frame. */
+static int raft_wire_pack(const Rill__Rpc__RpcEnvelope *env, uint8_t **out, size_t *len)
+{
+    size_t size = rill__rpc__rpc_envelope__get_packed_size(env);
+    if (size > LIMIT_RPC_FRAME_BYTES)
+        return RILL_ERR_TOO_LARGE;
+    uint8_t *buf = malloc(RAFT_WIRE_PREFIX_BYTES + size);
+    if (buf == NULL)
+        return RILL_ERR_NOMEM;
+    buf[0] = (uint8_t)(size >> 24);
+    buf[1] = (uint8_t)(size >> 16);
+    buf[2] = (uint8_t)(size >> 8);
+    buf[3] = (uint8_t)size;
+    rill__rpc__rpc_envelope__pack(env, buf + RAFT_WIRE_PREFIX_BYTES);
+    *out = buf;
+    *len = RAFT_WIRE_PREFIX_BYTES + size;
+    return RILL_OK;
+}
+
 int raft_wire_encode(const char *cluster_id, int32_t from, const struct raft_msg *m,
                      uint8_t **out, size_t *len)
 {
@@ -74,25 +93,46 @@ int raft_wire_encode(const char *cluster_id, int32_t from, const struct raft_msg
     env.from_node = from;
     env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_RAFT;
     env.raft = &rm;
-    size_t size = rill__rpc__rpc_envelope__get_packed_size(&env);
-    int rc = RILL_OK;
-    uint8_t *buf = NULL;
-    if (size > LIMIT_RPC_FRAME_BYTES) {
-        rc = RILL_ERR_TOO_LARGE;
-    } else if ((buf = malloc(RAFT_WIRE_PREFIX_BYTES + size)) == NULL) {
-        rc = RILL_ERR_NOMEM;
-    } else {
-        buf[0] = (uint8_t)(size >> 24);
-        buf[1] = (uint8_t)(size >> 16);
-        buf[2] = (uint8_t)(size >> 8);
-        buf[3] = (uint8_t)size;
-        rill__rpc__rpc_envelope__pack(&env, buf + RAFT_WIRE_PREFIX_BYTES);
-        *out = buf;
-        *len = RAFT_WIRE_PREFIX_BYTES + size;
-    }
+    int rc = raft_wire_pack(&env, out, len);
     free(ents);
     free(ptrs);
     return rc;
+}
+
+int raft_wire_encode_topic_creation(const char *cluster_id, int32_t from,
+                                    const struct raft_wire_topic_creation *tc, uint8_t **out,
+                                    size_t *len)
+{
+    Rill__Rpc__TopicCreation t = RILL__RPC__TOPIC_CREATION__INIT;
+    t.name = (char *)tc->name;
+    t.has_num_partitions = true;
+    t.num_partitions = tc->num_partitions;
+    t.has_replication_factor = true;
+    t.replication_factor = tc->replication_factor;
+    Rill__Rpc__RpcEnvelope env = RILL__RPC__RPC_ENVELOPE__INIT;
+    env.cluster_id = (char *)cluster_id;
+    env.from_node = from;
+    env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_TOPIC_CREATION;
+    env.topic_creation = &t;
+    return raft_wire_pack(&env, out, len);
+}
+
+int raft_wire_encode_registration(const char *cluster_id, int32_t from,
+                                  const struct raft_wire_registration *reg, uint8_t **out,
+                                  size_t *len)
+{
+    Rill__Rpc__BrokerRegistration br = RILL__RPC__BROKER_REGISTRATION__INIT;
+    br.broker_id = reg->broker_id;
+    br.incarnation_id.data = (uint8_t *)reg->incarnation;
+    br.incarnation_id.len = 16;
+    br.host = (char *)reg->host;
+    br.port = reg->port;
+    Rill__Rpc__RpcEnvelope env = RILL__RPC__RPC_ENVELOPE__INIT;
+    env.cluster_id = (char *)cluster_id;
+    env.from_node = from;
+    env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_REGISTRATION;
+    env.registration = &br;
+    return raft_wire_pack(&env, out, len);
 }
 
 int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
@@ -109,8 +149,36 @@ int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
         rc = RILL_ERR_MISMATCH;
         goto fail;
     }
-    if (env->body_case != RILL__RPC__RPC_ENVELOPE__BODY_RAFT || env->from_node < 0)
+    if (env->from_node < 0)
         goto fail;
+    out->from = env->from_node;
+    if (env->body_case == RILL__RPC__RPC_ENVELOPE__BODY_REGISTRATION) {
+        const Rill__Rpc__BrokerRegistration *br = env->registration;
+        if (br->broker_id < 0 || br->incarnation_id.len != 16 || br->host == NULL ||
+            br->port <= 0 || br->port > 65535)
+            goto fail;
+        out->kind = RAFT_WIRE_REGISTRATION;
+        out->registration.broker_id = br->broker_id;
+        memcpy(out->registration.incarnation, br->incarnation_id.data, 16);
+        out->registration.host = br->host;
+        out->registration.port = br->port;
+        out->envelope = env;
+        return RILL_OK;
+    }
+    if (env->body_case == RILL__RPC__RPC_ENVELOPE__BODY_TOPIC_CREATION) {
+        const Rill__Rpc__TopicCreation *t = env->topic_creation;
+        if (t->name == NULL || t->num_partitions < -1 || t->replication_factor < -1)
+            goto fail;
+        out->kind = RAFT_WIRE_TOPIC_CREATION;
+        out->topic_creation.name = t->name;
+        out->topic_creation.num_partitions = t->num_partitions;
+        out->topic_creation.replication_factor = t->replication_factor;
+        out->envelope = env;
+        return RILL_OK;
+    }
+    if (env->body_case != RILL__RPC__RPC_ENVELOPE__BODY_RAFT)
+        goto fail;
+    out->kind = RAFT_WIRE_RAFT;
     const Rill__Rpc__RaftMessage *rm = env->raft;
     if (rm->type < RAFT_MSG_VOTE_REQ || rm->type > RAFT_MSG_TIMEOUT_NOW ||
         rm->status > RAFT_FETCH_SNAPSHOT || rm->to < 0 || rm->leader < RAFT_NONE ||

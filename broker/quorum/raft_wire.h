@@ -23,13 +23,48 @@
 int raft_wire_encode(const char *cluster_id, int32_t from, const struct raft_msg *m,
                      uint8_t **out, size_t *len);
 
-/* A decoded message: msg points into storage owned by the decoded value,
- * released by raft_wire_decoded_free. */
+/* A broker's registration request (proto/rpc.proto BrokerRegistration). */
+struct raft_wire_registration {
+    int32_t broker_id;
+    uint8_t incarnation[16];
+    const char *host;
+    int32_t port;
+};
+
+/* An automatic topic creation forwarded to the controller. */
+struct raft_wire_topic_creation {
+    const char *name;
+    int32_t num_partitions;     /* -1: num.partitions */
+    int32_t replication_factor; /* -1: default.replication.factor */
+};
+
+enum raft_wire_kind {
+    RAFT_WIRE_RAFT = 1,
+    RAFT_WIRE_REGISTRATION = 2,
+    RAFT_WIRE_TOPIC_CREATION = 3
+};
+
+/* A decoded frame: msg (or registration) points into storage owned by the
+ * decoded value, released by raft_wire_decoded_free. */
 struct raft_wire_decoded {
+    int kind; /* enum raft_wire_kind */
+    int32_t from;
     struct raft_msg msg;
+    struct raft_wire_registration registration;
+    struct raft_wire_topic_creation topic_creation;
     void *envelope;
     struct raft_entry *entries;
 };
+
+/* Encodes a forwarded topic creation from node `from` as one frame. */
+int raft_wire_encode_topic_creation(const char *cluster_id, int32_t from,
+                                    const struct raft_wire_topic_creation *tc, uint8_t **out,
+                                    size_t *len);
+
+/* Encodes a registration request from node `from` as one frame. */
+int raft_wire_encode_registration(const char *cluster_id, int32_t from,
+                                  const struct raft_wire_registration *reg, uint8_t **out,
+                                  size_t *len);
 
 /* Decodes one frame body (without the prefix). Returns 0, RILL_ERR_PARSE
  * (malformed or not a Raft message), or RILL_ERR_MISMATCH (another

@@ -183,6 +183,51 @@ class Quorum(unittest.TestCase):
         self.assertEqual(out.returncode, 1)
         self.assertIn("ask the leader, node %d" % c, out.stderr)
 
+    def test_every_node_lists_every_broker_and_routes_to_the_leader(self):
+        from confluent_kafka import Consumer, Producer, TopicPartition
+        from kafka.protocol.produce import ProduceRequest
+        from kafka.record.default_records import DefaultRecordBatchBuilder
+        c = wait_until(lambda: agreed_controller(self.live()), 20, what="a controller")
+        # Every node registers itself; every node's Metadata lists all three.
+        for b in self.live():
+            wait_until(lambda b=b: len(AdminClient({"bootstrap.servers": b.bootstrap})
+                                       .list_topics(timeout=5).brokers) == 3, 20,
+                       what="node %s to list three brokers" % b.bootstrap)
+        follower, other = [b for n, b in sorted(self.cluster.nodes.items()) if n != c]
+        out = subprocess.run(["kcat", "-b", follower.bootstrap, "-L"], capture_output=True,
+                             text=True, timeout=30).stdout
+        self.assertIn("3 brokers:", out)
+        self.assertIn("(controller)", out)
+        self.create_topic(c, "routed")
+        wait_until(lambda: "routed" in topics_of(follower), 10, what="the topic everywhere")
+        # A client bootstrapped at a follower is sent to the leader...
+        p = Producer({"bootstrap.servers": follower.bootstrap, "acks": "all"})
+        for i in range(20):
+            p.produce("routed", b"v-%d" % i, partition=0)
+        self.assertEqual(p.flush(20), 0)
+        cons = Consumer({"bootstrap.servers": other.bootstrap, "group.id": "g",
+                         "enable.partition.eof": True})
+        cons.assign([TopicPartition("routed", 0, 0)])
+        got = []
+        while True:
+            m = cons.poll(10)
+            self.assertIsNotNone(m)
+            if m.error():
+                break
+            got.append(m.value())
+        cons.close()
+        self.assertEqual(got, [b"v-%d" % i for i in range(20)])
+        # ...and a node that does not lead the partition refuses it.
+        bb = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
+                                       producer_id=-1, producer_epoch=-1, base_sequence=-1,
+                                       batch_size=1 << 20)
+        bb.append(0, timestamp=int(time.time() * 1000), key=None, value=b"x", headers=[])
+        with RawClient(follower.port) as raw:
+            resp = raw.request(ProduceRequest[3](transactional_id=None, required_acks=-1,
+                                                 timeout=5000,
+                                                 topics=[("routed", [(0, bytes(bb.build()))])]))
+        self.assertEqual(resp.topics[0][1][0][1], 6)  # NOT_LEADER_OR_FOLLOWER
+
     def test_paused_nodes(self):
         """A paused minority does not stop the quorum and catches up when
         resumed; a controller whose majority is paused cannot change

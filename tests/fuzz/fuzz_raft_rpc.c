@@ -40,6 +40,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct raft_wire_decoded d;
     if (raft_wire_decode(data, size, "fuzz-cluster", &d) != 0)
         return 0;
+    if (d.kind == RAFT_WIRE_TOPIC_CREATION) {
+        uint8_t *frame;
+        size_t len;
+        FUZZ_CHECK(raft_wire_encode_topic_creation("fuzz-cluster", d.from, &d.topic_creation,
+                                                   &frame, &len) == 0);
+        struct raft_wire_decoded again;
+        FUZZ_CHECK(raft_wire_decode(frame + RAFT_WIRE_PREFIX_BYTES,
+                                    len - RAFT_WIRE_PREFIX_BYTES, "fuzz-cluster", &again) == 0);
+        FUZZ_CHECK(strcmp(again.topic_creation.name, d.topic_creation.name) == 0 &&
+                   again.topic_creation.num_partitions == d.topic_creation.num_partitions);
+        raft_wire_decoded_free(&again);
+        free(frame);
+        raft_wire_decoded_free(&d);
+        return 0;
+    }
+    if (d.kind == RAFT_WIRE_REGISTRATION) {
+        uint8_t *frame;
+        size_t len;
+        FUZZ_CHECK(raft_wire_encode_registration("fuzz-cluster", d.from, &d.registration,
+                                                 &frame, &len) == 0);
+        struct raft_wire_decoded again;
+        FUZZ_CHECK(raft_wire_decode(frame + RAFT_WIRE_PREFIX_BYTES,
+                                    len - RAFT_WIRE_PREFIX_BYTES, "fuzz-cluster", &again) == 0);
+        FUZZ_CHECK(again.registration.broker_id == d.registration.broker_id &&
+                   again.registration.port == d.registration.port &&
+                   strcmp(again.registration.host, d.registration.host) == 0);
+        raft_wire_decoded_free(&again);
+        free(frame);
+        raft_wire_decoded_free(&d);
+        return 0;
+    }
     uint8_t *frame;
     size_t len;
     FUZZ_CHECK(raft_wire_encode("fuzz-cluster", d.msg.from, &d.msg, &frame, &len) == 0);
