@@ -77,7 +77,7 @@ static int broker_meta_prop(void *ctx, const char *key, const char *value)
  * cluster and node a data directory belongs to. */
 static int broker_meta_properties(struct broker *b)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof(path), "%s/meta.properties", b->cfg.log_dir_list[0]);
     struct meta_props mp = {.node_id = -1};
     if (access(path, F_OK) == 0) {
@@ -106,18 +106,14 @@ static int broker_meta_properties(struct broker *b)
         snprintf(b->cluster_id, sizeof(b->cluster_id), "%s", b->cfg.cluster_id);
     else if (broker_new_cluster_id(b->cluster_id, sizeof(b->cluster_id)) != 0)
         return RILL_ERR_IO;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL) {
-        log_error("broker", "cannot write %s: %s", tmp, strerror(errno));
-        return RILL_ERR_IO;
-    }
-    fprintf(f, "#\n#Written by Rill\nversion=1\ncluster.id=%s\nnode.id=%d\n", b->cluster_id,
-            b->cfg.node_id);
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        log_error("broker", "cannot write %s: %s", path, strerror(errno));
+    char text[256];
+    int n = snprintf(text, sizeof(text),
+                     "#\n#Written by Rill\nversion=1\ncluster.id=%s\nnode.id=%d\n", b->cluster_id,
+                     b->cfg.node_id);
+    int rc = storage_write_file_durably(b->cfg.log_dir_list[0], "meta.properties", text,
+                                        (size_t)n);
+    if (rc != 0) {
+        log_error("broker", "cannot write %s: %s", path, rill_strerror(rc));
         return RILL_ERR_IO;
     }
     log_info("broker", "formatted %s for cluster %s", b->cfg.log_dir_list[0], b->cluster_id);

@@ -120,12 +120,8 @@ fail:
 
 static void raft_free_msgs(struct raft_msg *msgs, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < msgs[i].nentries; k++)
-            free(msgs[i].entries[k].data);
-        free(msgs[i].entries);
-        free(msgs[i].chunk);
-    }
+    for (size_t i = 0; i < n; i++)
+        raft_msg_free(&msgs[i]);
 }
 
 void raft_free(struct raft *r)
@@ -149,6 +145,55 @@ void raft_free(struct raft *r)
     free(r);
 }
 
+int raft_msg_copy(struct raft_msg *dst, const struct raft_msg *src)
+{
+    *dst = *src;
+    dst->entries = NULL;
+    dst->nentries = 0;
+    dst->chunk = NULL;
+    dst->chunk_len = 0;
+    if (src->nentries > 0) {
+        dst->entries = calloc(src->nentries, sizeof(*dst->entries));
+        if (dst->entries == NULL)
+            return RILL_ERR_NOMEM;
+        for (size_t i = 0; i < src->nentries; i++) {
+            dst->entries[i] = src->entries[i];
+            dst->entries[i].data = NULL;
+            dst->nentries = i + 1;
+            if (src->entries[i].len == 0)
+                continue;
+            dst->entries[i].data = malloc(src->entries[i].len);
+            if (dst->entries[i].data == NULL) {
+                raft_msg_free(dst);
+                return RILL_ERR_NOMEM;
+            }
+            memcpy(dst->entries[i].data, src->entries[i].data, src->entries[i].len);
+        }
+    }
+    if (src->chunk_len > 0) {
+        dst->chunk = malloc(src->chunk_len);
+        if (dst->chunk == NULL) {
+            raft_msg_free(dst);
+            return RILL_ERR_NOMEM;
+        }
+        memcpy(dst->chunk, src->chunk, src->chunk_len);
+        dst->chunk_len = src->chunk_len;
+    }
+    return RILL_OK;
+}
+
+void raft_msg_free(struct raft_msg *m)
+{
+    for (size_t i = 0; i < m->nentries; i++)
+        free(m->entries[i].data);
+    free(m->entries);
+    free(m->chunk);
+    m->entries = NULL;
+    m->nentries = 0;
+    m->chunk = NULL;
+    m->chunk_len = 0;
+}
+
 int raft_send(struct raft *r, const struct raft_msg *m)
 {
     if (r->nout == r->capout) {
@@ -159,37 +204,10 @@ int raft_send(struct raft *r, const struct raft_msg *m)
         r->out = out;
         r->capout = cap;
     }
-    struct raft_msg copy = *m;
-    copy.from = r->cfg.id;
-    copy.entries = NULL;
-    copy.chunk = NULL;
-    if (m->nentries > 0) {
-        copy.entries = calloc(m->nentries, sizeof(*copy.entries));
-        if (copy.entries == NULL)
-            return RILL_ERR_NOMEM;
-        for (size_t i = 0; i < m->nentries; i++) {
-            copy.entries[i] = m->entries[i];
-            copy.entries[i].data = NULL;
-            if (m->entries[i].len == 0)
-                continue;
-            copy.entries[i].data = malloc(m->entries[i].len);
-            if (copy.entries[i].data == NULL) {
-                copy.nentries = i;
-                raft_free_msgs(&copy, 1);
-                return RILL_ERR_NOMEM;
-            }
-            memcpy(copy.entries[i].data, m->entries[i].data, m->entries[i].len);
-        }
-    }
-    if (m->chunk_len > 0) {
-        copy.chunk = malloc(m->chunk_len);
-        if (copy.chunk == NULL) {
-            raft_free_msgs(&copy, 1);
-            return RILL_ERR_NOMEM;
-        }
-        memcpy(copy.chunk, m->chunk, m->chunk_len);
-    }
-    r->out[r->nout++] = copy;
+    int rc = raft_msg_copy(&r->out[r->nout], m);
+    if (rc != 0)
+        return rc;
+    r->out[r->nout++].from = r->cfg.id;
     return RILL_OK;
 }
 

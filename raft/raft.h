@@ -128,6 +128,12 @@ struct raft_msg {
     size_t chunk_len;
 };
 
+/* A deep copy of src (its entries, their data and its chunk) into dst,
+ * which raft_msg_free releases. Returns 0 or RILL_ERR_NOMEM (dst then
+ * holds nothing). */
+int raft_msg_copy(struct raft_msg *dst, const struct raft_msg *src);
+void raft_msg_free(struct raft_msg *m);
+
 struct raft_hard_state {
     uint64_t term;
     int32_t voted_for; /* RAFT_NONE when none this term */

@@ -117,26 +117,8 @@ int storage_partition_meta_read(const char *path, uint8_t id[STORAGE_TOPIC_ID_BY
 
 int storage_partition_meta_write(const char *path, const uint8_t id[STORAGE_TOPIC_ID_BYTES])
 {
-    char tmp[4200], file[4200], text[64];
-    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", path, STORAGE_PARTITION_META_FILE);
-    snprintf(file, sizeof(file), "%s/%s", path, STORAGE_PARTITION_META_FILE);
-    char b64[23];
+    char text[64], b64[23];
     storage_topic_id_format(id, b64);
     int n = snprintf(text, sizeof(text), "version: 0\ntopic_id: %s\n", b64);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return rill_err_from_errno(errno);
-    int rc = RILL_OK;
-    if (write(fd, text, (size_t)n) != n)
-        rc = errno == ENOSPC ? RILL_ERR_NOSPC : RILL_ERR_IO;
-    else if (fsync(fd) != 0)
-        rc = rill_err_from_errno(errno);
-    close(fd);
-    if (rc == 0 && rename(tmp, file) != 0)
-        rc = rill_err_from_errno(errno);
-    if (rc == 0)
-        rc = store_sync_dir(path);
-    if (rc != 0)
-        (void)unlink(tmp);
-    return rc;
+    return storage_write_file_durably(path, STORAGE_PARTITION_META_FILE, text, (size_t)n);
 }

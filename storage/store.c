@@ -24,6 +24,30 @@ int store_sync_dir(const char *path)
     return rc;
 }
 
+int storage_write_file_durably(const char *dir, const char *name, const void *data,
+                               size_t len)
+{
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return rill_err_from_errno(errno);
+    int rc = RILL_OK;
+    if (write(fd, data, len) != (ssize_t)len)
+        rc = errno == ENOSPC ? RILL_ERR_NOSPC : RILL_ERR_IO;
+    else if (fsync(fd) != 0)
+        rc = rill_err_from_errno(errno);
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = rill_err_from_errno(errno);
+    if (rc == 0)
+        rc = store_sync_dir(dir);
+    if (rc != 0)
+        (void)unlink(tmp);
+    return rc;
+}
+
 /* mkdir -p, making every directory it creates durable in its parent: a
  * log directory that a power cut can take back takes every record in it
  * along, acknowledged or not. */

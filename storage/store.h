@@ -53,6 +53,13 @@ const char *storage_store_dir_for(struct storage_store *store, const char *name)
 int storage_store_set_aside(struct storage_store *store, const char *dir, const char *name,
                             const char *tag, bool remove);
 
+/* Replaces dir/name with len bytes of data, atomically and durably: a
+ * temporary file written and fsynced, renamed over name, the directory
+ * fsynced. After a crash the file is either the old one or the new one.
+ * Returns 0, RILL_ERR_NOSPC or another RILL_ERR_*. */
+int storage_write_file_durably(const char *dir, const char *name, const void *data,
+                               size_t len);
+
 struct storage_index *storage_store_index(struct storage_store *store);
 
 /* Whether a failed fsync took dir offline (storage/log.h). */

@@ -155,9 +155,10 @@ static void metadata_on_applied(void *ctx)
     metadata_complete(ml);
 }
 
-static void metadata_on_failed(void *ctx, int rc)
+/* Tells every proposer still waiting that its records may not be
+ * applied (rc). */
+static void metadata_fail_pending(struct metadata_log *ml, int rc)
 {
-    struct metadata_log *ml = ctx;
     while (ml->pending_head != NULL) {
         struct metadata_proposal *p = ml->pending_head;
         ml->pending_head = p->next;
@@ -166,6 +167,11 @@ static void metadata_on_failed(void *ctx, int rc)
         p->fn(p->ctx, rc);
         free(p);
     }
+}
+
+static void metadata_on_failed(void *ctx, int rc)
+{
+    metadata_fail_pending(ctx, rc);
 }
 
 /* storage callbacks, routed to the quorum driver */
@@ -314,16 +320,8 @@ int metadata_log_open(struct broker *b, struct metadata_log **out)
 
 void metadata_log_abort_pending(struct metadata_log *ml)
 {
-    if (ml == NULL)
-        return;
-    while (ml->pending_head != NULL) {
-        struct metadata_proposal *p = ml->pending_head;
-        ml->pending_head = p->next;
-        if (ml->pending_head == NULL)
-            ml->pending_tail = NULL;
-        p->fn(p->ctx, RILL_ERR_CLOSED);
-        free(p);
-    }
+    if (ml != NULL)
+        metadata_fail_pending(ml, RILL_ERR_CLOSED);
 }
 
 void metadata_log_close(struct metadata_log *ml)

@@ -110,49 +110,6 @@ static int quorum_append(struct quorum *q, const struct raft_entry *e)
 
 /* ---- messages held during a ready ------------------------------------------------------ */
 
-static void quorum_msg_free(struct raft_msg *m)
-{
-    for (size_t i = 0; i < m->nentries; i++)
-        free(m->entries[i].data);
-    free(m->entries);
-    free(m->chunk);
-}
-
-static int quorum_msg_copy(struct raft_msg *dst, const struct raft_msg *src)
-{
-    *dst = *src;
-    dst->entries = NULL;
-    dst->chunk = NULL;
-    dst->nentries = 0;
-    if (src->nentries > 0) {
-        dst->entries = calloc(src->nentries, sizeof(*dst->entries));
-        if (dst->entries == NULL)
-            return RILL_ERR_NOMEM;
-        for (size_t i = 0; i < src->nentries; i++) {
-            dst->entries[i] = src->entries[i];
-            dst->entries[i].data = NULL;
-            dst->nentries = i + 1;
-            if (src->entries[i].len == 0)
-                continue;
-            dst->entries[i].data = malloc(src->entries[i].len);
-            if (dst->entries[i].data == NULL) {
-                quorum_msg_free(dst);
-                return RILL_ERR_NOMEM;
-            }
-            memcpy(dst->entries[i].data, src->entries[i].data, src->entries[i].len);
-        }
-    }
-    if (src->chunk_len > 0) {
-        dst->chunk = malloc(src->chunk_len);
-        if (dst->chunk == NULL) {
-            quorum_msg_free(dst);
-            return RILL_ERR_NOMEM;
-        }
-        memcpy(dst->chunk, src->chunk, src->chunk_len);
-    }
-    return RILL_OK;
-}
-
 static void quorum_hold(struct quorum *q, const struct raft_msg *m)
 {
     if (q->nheld >= LIMIT_QUORUM_HELD_MESSAGES)
@@ -165,7 +122,7 @@ static void quorum_hold(struct quorum *q, const struct raft_msg *m)
         q->held = h;
         q->capheld = cap;
     }
-    if (quorum_msg_copy(&q->held[q->nheld], m) == 0)
+    if (raft_msg_copy(&q->held[q->nheld], m) == 0)
         q->nheld++;
 }
 
@@ -245,7 +202,7 @@ static void quorum_pump(struct quorum *q)
                 q->nheld = q->capheld = 0;
                 for (size_t i = 0; i < n; i++) {
                     (void)raft_step(q->raft, &held[i]);
-                    quorum_msg_free(&held[i]);
+                    raft_msg_free(&held[i]);
                 }
                 free(held);
             }
@@ -552,7 +509,7 @@ void quorum_close(struct quorum *q)
     }
     raft_free(q->raft);
     for (size_t i = 0; i < q->nheld; i++)
-        quorum_msg_free(&q->held[i]);
+        raft_msg_free(&q->held[i]);
     free(q->held);
     free(q->base_offset);
     free(q->dir);

@@ -9,18 +9,9 @@
 #include <unistd.h>
 
 #include "common/rill_error.h"
+#include "storage/store.h"
 
 #define QUORUM_STATE_MAX_BYTES 512
-
-static int quorum_state_sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return rill_err_from_errno(errno);
-    int rc = fsync(fd) == 0 ? RILL_OK : rill_err_from_errno(errno);
-    close(fd);
-    return rc;
-}
 
 /* Parses one "key: value" line into *v; false when the line is not that. */
 static bool quorum_state_field(const char *line, const char *key, int64_t *v)
@@ -80,26 +71,9 @@ int quorum_state_read(const char *dir, struct raft_hard_state *hs)
 
 int quorum_state_write(const char *dir, const struct raft_hard_state *hs)
 {
-    char tmp[4200], path[4200], text[QUORUM_STATE_MAX_BYTES];
-    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, QUORUM_STATE_FILE);
-    snprintf(path, sizeof(path), "%s/%s", dir, QUORUM_STATE_FILE);
+    char text[QUORUM_STATE_MAX_BYTES];
     int n = snprintf(text, sizeof(text),
                      "version: 1\nterm: %" PRIu64 "\nvoted_for: %d\ncommit: %" PRIu64 "\n",
                      hs->term, hs->voted_for, hs->commit);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return rill_err_from_errno(errno);
-    int rc = RILL_OK;
-    if (write(fd, text, (size_t)n) != n)
-        rc = errno == ENOSPC ? RILL_ERR_NOSPC : RILL_ERR_IO;
-    else if (fsync(fd) != 0)
-        rc = rill_err_from_errno(errno);
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = rill_err_from_errno(errno);
-    if (rc == 0)
-        rc = quorum_state_sync_dir(dir);
-    if (rc != 0)
-        (void)unlink(tmp);
-    return rc;
+    return storage_write_file_durably(dir, QUORUM_STATE_FILE, text, (size_t)n);
 }

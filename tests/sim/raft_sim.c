@@ -246,21 +246,9 @@ static void sim_send(struct sim *s, const struct raft_msg *m)
                 exit(2);
         }
         struct sim_msg *sm = &s->msgs[s->nmsgs++];
-        sm->m = *m;
-        sm->m.entries = NULL;
-        sm->m.chunk = NULL;
-        if (m->nentries > 0) {
-            sm->m.entries = sim_xalloc(m->nentries * sizeof(*m->entries));
-            for (size_t i = 0; i < m->nentries; i++) {
-                sm->m.entries[i] = m->entries[i];
-                sm->m.entries[i].data = sim_xalloc(m->entries[i].len);
-                if (m->entries[i].len > 0)
-                    memcpy(sm->m.entries[i].data, m->entries[i].data, m->entries[i].len);
-            }
-        }
-        if (m->chunk_len > 0) {
-            sm->m.chunk = sim_xalloc(m->chunk_len);
-            memcpy(sm->m.chunk, m->chunk, m->chunk_len);
+        if (raft_msg_copy(&sm->m, m) != 0) {
+            fprintf(stderr, "raft-sim: out of memory\n");
+            exit(2);
         }
         sm->deliver_at = s->now + 1 + sim_below(&s->rng, s->max_delay);
     }
@@ -268,10 +256,7 @@ static void sim_send(struct sim *s, const struct raft_msg *m)
 
 static void sim_msg_free(struct sim_msg *sm)
 {
-    for (size_t i = 0; i < sm->m.nentries; i++)
-        free(sm->m.entries[i].data);
-    free(sm->m.entries);
-    free(sm->m.chunk);
+    raft_msg_free(&sm->m);
 }
 
 static void hist_grow(struct sim_history *h, uint64_t index)

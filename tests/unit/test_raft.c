@@ -107,12 +107,8 @@ static void rt_free(struct rt *t)
         free(n->log);
         free(n->snap.data);
     }
-    for (size_t i = 0; i < t->nq; i++) {
-        for (size_t k = 0; k < t->q[i].m.nentries; k++)
-            free(t->q[i].m.entries[k].data);
-        free(t->q[i].m.entries);
-        free(t->q[i].m.chunk);
-    }
+    for (size_t i = 0; i < t->nq; i++)
+        raft_msg_free(&t->q[i].m);
     free(t->q);
 }
 
@@ -127,26 +123,6 @@ static void rt_note_changes(struct rt *t, int32_t id)
     if (st.snap_index != n->last.snap_index && st.snap_index > n->last.applied)
         rt_log(t, "n%d installed snapshot %llu\n", id, (unsigned long long)st.snap_index);
     n->last = st;
-}
-
-static void rt_copy_msg(struct raft_msg *dst, const struct raft_msg *src)
-{
-    *dst = *src;
-    dst->entries = NULL;
-    dst->chunk = NULL;
-    if (src->nentries > 0) {
-        dst->entries = calloc(src->nentries, sizeof(*dst->entries));
-        for (size_t i = 0; i < src->nentries; i++) {
-            dst->entries[i] = src->entries[i];
-            dst->entries[i].data = malloc(src->entries[i].len + 1);
-            if (src->entries[i].len > 0)
-                memcpy(dst->entries[i].data, src->entries[i].data, src->entries[i].len);
-        }
-    }
-    if (src->chunk_len > 0) {
-        dst->chunk = malloc(src->chunk_len);
-        memcpy(dst->chunk, src->chunk, src->chunk_len);
-    }
 }
 
 static void rt_process(struct rt *t, int32_t id)
@@ -187,7 +163,7 @@ static void rt_process(struct rt *t, int32_t id)
                 t->capq = t->capq ? t->capq * 2 : 64;
                 t->q = realloc(t->q, t->capq * sizeof(*t->q));
             }
-            rt_copy_msg(&t->q[t->nq++].m, m);
+            ck_assert_int_eq(raft_msg_copy(&t->q[t->nq++].m, m), 0);
         }
         for (size_t i = 0; i < rd.ncommitted; i++) {
             ck_assert_uint_eq(rd.committed[i].index, n->applied + 1);
@@ -211,10 +187,7 @@ static void rt_deliver_all(struct rt *t)
             ck_assert_int_eq(raft_step(n->raft, &m.m), 0);
             rt_process(t, m.m.to);
         }
-        for (size_t k = 0; k < m.m.nentries; k++)
-            free(m.m.entries[k].data);
-        free(m.m.entries);
-        free(m.m.chunk);
+        raft_msg_free(&m.m);
     }
 }
 
