@@ -17,6 +17,7 @@
 #include "broker/quorum/metadata_log.h"
 #include "broker/partition.h"
 #include "broker/producer_ids.h"
+#include "broker/quorum/controller_driver.h"
 #include "broker/quorum/registration.h"
 #include "broker/request.h"
 #include "broker/topics.h"
@@ -207,18 +208,53 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
     conn_pool_tick(b, now);
     group_coordinator_tick(b->groups, now);
     registration_tick(b);
+    controller_driver_tick(b->controller);
 }
 
-/* A controlled shutdown of the active controller waits (at most an
- * election timeout) until its leadership transfer took effect, so that the
- * quorum has a leader again at once instead of after a timeout. */
-static void broker_on_resign_wait(evutil_socket_t fd, short what, void *arg)
+/* The image listener that opens the client listener the first time this
+ * broker is registered and unfenced (registration.h). */
+static void broker_follow_standing(void *ctx, const struct metadata_image *image)
+{
+    (void)image;
+    struct broker *b = ctx;
+    if (b->serving || !registration_unfenced(b))
+        return;
+    b->serving = true;
+    log_info("broker", "node %d is registered and unfenced: serving clients", b->cfg.node_id);
+    broker_update_accepting(b);
+}
+
+/* A controlled shutdown, in two steps that each wait at most a bounded
+ * time: first the broker asks the controller to fence it, so that its
+ * partition leaderships move before it goes (instead of after
+ * broker.session.timeout.ms); then the active controller hands the quorum
+ * over (a leadership transfer), so that the quorum has a leader again at
+ * once instead of after an election timeout. */
+static void broker_shutdown_step(struct broker *b);
+
+static void broker_on_shutdown_wait(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    struct broker *b = arg;
-    if (metadata_log_leader(b->mlog) != b->cfg.node_id ||
-        clock_mono_ms() >= b->resign_deadline_ms) {
+    broker_shutdown_step(arg);
+}
+
+static void broker_shutdown_step(struct broker *b)
+{
+    int64_t now = clock_mono_ms();
+    if (b->shutdown_phase == BROKER_SHUTDOWN_FENCE &&
+        (!registration_unfenced(b) || now >= b->shutdown_deadline_ms)) {
+        b->shutdown_phase = BROKER_SHUTDOWN_RESIGN;
+        if (b->cfg.nvoters > 1 && metadata_log_leader(b->mlog) == b->cfg.node_id) {
+            log_info("broker", "handing the controller over before stopping");
+            metadata_log_resign(b->mlog);
+            b->shutdown_deadline_ms = now + b->cfg.controller_quorum_election_timeout_ms;
+        } else {
+            b->shutdown_deadline_ms = now;
+        }
+    }
+    if (b->shutdown_phase == BROKER_SHUTDOWN_RESIGN &&
+        (metadata_log_leader(b->mlog) != b->cfg.node_id || now >= b->shutdown_deadline_ms)) {
         broker_stop(b);
         return;
     }
@@ -231,14 +267,18 @@ static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct broker *b = arg;
     log_info("broker", "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    if (b->ev_resign == NULL && b->cfg.nvoters > 1 &&
-        metadata_log_leader(b->mlog) == b->cfg.node_id) {
-        b->ev_resign = evtimer_new(b->base, broker_on_resign_wait, b);
+    bool clustered = b->cfg.nvoters > 1 || !b->cfg.voter;
+    if (b->ev_resign == NULL && clustered) {
+        b->ev_resign = evtimer_new(b->base, broker_on_shutdown_wait, b);
         if (b->ev_resign != NULL) {
-            log_info("broker", "handing the controller over before stopping");
-            metadata_log_resign(b->mlog);
-            b->resign_deadline_ms = clock_mono_ms() + b->cfg.controller_quorum_election_timeout_ms;
-            broker_on_resign_wait(-1, 0, b);
+            b->shutdown_phase = BROKER_SHUTDOWN_FENCE;
+            b->shutdown_deadline_ms =
+                clock_mono_ms() + b->cfg.controller_quorum_request_timeout_ms;
+            if (registration_unfenced(b)) {
+                log_info("broker", "asking the controller to move this broker's leaderships");
+                registration_request_fence(b);
+            }
+            broker_shutdown_step(b);
             return;
         }
     }
@@ -257,7 +297,7 @@ void broker_update_accepting(struct broker *b)
     size_t limit = (size_t)b->cfg.max_connections;
     if (limit > LIMIT_CONNECTIONS)
         limit = LIMIT_CONNECTIONS;
-    bool accept = b->nconns < limit && !b->stopping;
+    bool accept = b->nconns < limit && !b->stopping && b->serving;
     if (accept == b->accepting)
         return;
     for (size_t i = 0; i < b->nlisteners; i++) {
@@ -267,7 +307,7 @@ void broker_update_accepting(struct broker *b)
             evconnlistener_disable(b->listeners[i]);
     }
     b->accepting = accept;
-    if (!accept && !b->stopping)
+    if (!accept && !b->stopping && b->serving)
         log_warn("broker", "%zu connections open (max.connections): new ones wait until one "
                  "closes", b->nconns);
 }
@@ -426,8 +466,14 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     rc = group_coordinator_create(b, &b->groups);
     if (rc == 0)
         rc = producer_ids_create(&b->pids);
+    if (rc == 0)
+        rc = controller_driver_open(b, &b->controller);
     if (rc != 0)
         return rc;
+    /* A new incarnation for every process start: the controller tells a
+     * restarted broker from the one before it. */
+    if (random_bytes(b->incarnation, sizeof(b->incarnation)) != 0)
+        return RILL_ERR_IO;
     rc = metadata_log_open(b, &b->mlog);
     if (rc != 0)
         return rc;
@@ -443,10 +489,7 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     rc = broker_listen(b);
     if (rc != 0)
         return rc;
-    /* A new incarnation for every process start: the controller tells a
-     * restarted broker from the one before it. */
-    if (random_bytes(b->incarnation, sizeof(b->incarnation)) != 0)
-        return RILL_ERR_IO;
+    metadata_log_listen(b->mlog, broker_follow_standing, b);
     registration_tick(b);
 
     b->ev_retention = broker_timer(b, broker_on_retention, b->cfg.log_retention_check_interval_ms);
@@ -501,6 +544,8 @@ void broker_free(struct broker *b)
     b->groups = NULL;
     metadata_log_close(b->mlog);
     b->mlog = NULL;
+    controller_driver_free(b->controller);
+    b->controller = NULL;
     if (b->store != NULL) {
         storage_store_close(b->store);
         log_info("broker", "shut down cleanly");

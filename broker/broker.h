@@ -60,6 +60,8 @@ struct request_pool {
     size_t nwaiters;
 };
 
+enum broker_shutdown_phase { BROKER_SHUTDOWN_FENCE = 1, BROKER_SHUTDOWN_RESIGN = 2 };
+
 struct broker {
     struct broker_config cfg;
     char cluster_id[64];
@@ -83,6 +85,7 @@ struct broker {
 
     struct group_coordinator *groups;
     struct producer_ids *pids;
+    struct controller_driver *controller; /* acts while this node leads the quorum */
 
     struct event *ev_flush_pass;    /* low priority: runs after this iteration's IO */
     struct event *ev_storage[2];    /* storage worker notifications */
@@ -92,7 +95,11 @@ struct broker {
     struct event *ev_resign;        /* shutdown: waiting for the controller to move */
     uint8_t incarnation[16];        /* this process's registration (registration.h) */
     int64_t registration_next_ms;
-    int64_t resign_deadline_ms;
+    int64_t registered_epoch;       /* the broker epoch last heartbeat for, 0 none */
+    bool want_fence;                /* shutting down: asked to be fenced */
+    bool serving;                   /* registered and unfenced once: listeners may accept */
+    int shutdown_phase;             /* enum broker_shutdown_phase */
+    int64_t shutdown_deadline_ms;
     bool stopping;
 };
 

@@ -40,6 +40,16 @@ const struct config_key broker_config_keys[] = {
      "An unanswered Raft request is sent again after this."},
     {"controller.quorum.retry.backoff.ms", CONFIG_INT, CFG_OFF(controller_quorum_retry_backoff_ms),
      "20", 1, 60000, "Wait before reconnecting to a quorum peer."},
+    {"broker.heartbeat.interval.ms", CONFIG_INT, CFG_OFF(broker_heartbeat_interval_ms), "2000",
+     10, 600000, "How often a registered broker tells the controller it is alive."},
+    {"broker.session.timeout.ms", CONFIG_INT, CFG_OFF(broker_session_timeout_ms), "9000", 50,
+     3600000,
+     "A broker the controller has not heard from within this is fenced: its leaderships move "
+     "to other in-sync replicas and Metadata stops listing it."},
+    {"unclean.leader.election.enable", CONFIG_BOOL, CFG_OFF(unclean_leader_election_enable),
+     "false", 0, 1,
+     "Let a replica outside the ISR lead when no in-sync replica is alive (may lose "
+     "acknowledged records)."},
     {"cluster.id", CONFIG_STRING, CFG_OFF(cluster_id), NULL, 0, 0,
      "Cluster id (also CLUSTER_ID in the environment); generated on first start if unset."},
     {"listeners", CONFIG_STRING, CFG_OFF(listeners), "PLAINTEXT://:9092", 0, 0,

@@ -90,6 +90,9 @@ struct broker_config {
     int32_t controller_quorum_fetch_timeout_ms;
     int32_t controller_quorum_request_timeout_ms;
     int32_t controller_quorum_retry_backoff_ms;
+    int32_t broker_heartbeat_interval_ms;
+    int32_t broker_session_timeout_ms;
+    bool unclean_leader_election_enable;
 
     /* Derived by config_finish(), not keys themselves. */
     struct broker_listener listener;        /* the client listener */

@@ -58,6 +58,8 @@ static int metadata_fill_topic(struct request *req,
         p->IsrNodes.items = mp->isr;
         /* A partition the image lists but this broker could not open. */
         bool local = bt != NULL && i < bt->npartitions && bt->partitions[i] != NULL;
+        if (mp->leader == -1)
+            p->ErrorCode = KAFKA_ERR_LEADER_NOT_AVAILABLE;
         if (mp->leader == b->cfg.node_id && !local) {
             p->ErrorCode = KAFKA_ERR_LEADER_NOT_AVAILABLE;
             p->LeaderId = -1;
@@ -80,24 +82,23 @@ static void metadata_answer(struct request *req)
     const struct kafka_metadata_request *body = req->body;
     const struct metadata_image *image = metadata_log_image(b->mlog);
     struct kafka_metadata_response *resp = request_response(req);
-    /* Every registered broker, and this one even before its registration
-     * is committed (a lone node answers at once after start-up). */
-    bool self_listed = metadata_image_broker(image, b->cfg.node_id) != NULL;
-    int32_t nbrokers = (int32_t)image->nbrokers + (self_listed ? 0 : 1);
+    /* The live brokers: registered and not fenced, as Kafka lists them. */
+    int32_t nbrokers = 0;
+    for (size_t i = 0; i < image->nbrokers; i++)
+        nbrokers += !image->brokers[i].fenced;
     struct kafka_metadata_response_metadata_response_broker *brokers = kafka_alloc_items(
         &req->arena, &kafka_metadata_response_metadata_response_broker_desc, nbrokers);
-    if (resp == NULL || brokers == NULL)
+    if (resp == NULL || (nbrokers > 0 && brokers == NULL))
         goto oom;
+    int32_t at = 0;
     for (size_t i = 0; i < image->nbrokers; i++) {
         const struct metadata_broker *mb = &image->brokers[i];
-        brokers[i].NodeId = mb->id;
-        brokers[i].Host = kafka_str_from(mb->host);
-        brokers[i].Port = mb->port;
-    }
-    if (!self_listed) {
-        brokers[nbrokers - 1].NodeId = b->cfg.node_id;
-        brokers[nbrokers - 1].Host = kafka_str_from(b->cfg.advertised.host);
-        brokers[nbrokers - 1].Port = b->cfg.advertised.port;
+        if (mb->fenced)
+            continue;
+        brokers[at].NodeId = mb->id;
+        brokers[at].Host = kafka_str_from(mb->host);
+        brokers[at].Port = mb->port;
+        at++;
     }
     resp->Brokers.count = nbrokers;
     resp->Brokers.items = brokers;

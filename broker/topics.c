@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "common/rill_error.h"
+#include "metadata/controller.h"
 #include "proto/kafka_errors.h"
 #include "storage/partition_meta.h"
 
@@ -37,41 +38,23 @@ struct partition *topics_partition(struct broker *b, const char *name, size_t le
 int16_t topics_partition_led(struct broker *b, const char *name, size_t len, int32_t index,
                              struct partition **out)
 {
-    *out = topics_partition(b, name, len, index);
-    if (*out == NULL)
+    *out = NULL;
+    const struct metadata_topic *mt = metadata_image_topic(metadata_log_image(b->mlog), name, len);
+    if (mt == NULL || index < 0 || index >= mt->npartitions)
         return KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-    if ((*out)->leader != b->cfg.node_id) {
-        *out = NULL;
+    const struct metadata_partition *mp = &mt->partitions[index];
+    if (mp->leader == -1)
+        return KAFKA_ERR_LEADER_NOT_AVAILABLE;
+    if (mp->leader != b->cfg.node_id)
         return KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
-    }
-    return 0;
+    *out = topics_partition(b, name, len, index);
+    /* Led here but not open (it failed to open): an error, not a crash. */
+    return *out != NULL ? 0 : KAFKA_ERR_KAFKA_STORAGE_ERROR;
 }
 
 int topics_validate_name(const char *name, size_t len, const char **why)
 {
-    if (len == 0) {
-        *why = "Topic name is illegal, it can't be empty";
-        return -1;
-    }
-    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.')) {
-        *why = "Topic name cannot be \".\" or \"..\"";
-        return -1;
-    }
-    if (len > LIMIT_TOPIC_NAME_BYTES) {
-        *why = "Topic name is illegal, it can't be longer than 249 characters";
-        return -1;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok) {
-            *why = "Topic name contains a character other than ASCII alphanumerics, '.', '_' "
-                   "and '-'";
-            return -1;
-        }
-    }
-    return 0;
+    return controller_validate_topic_name(name, len, why);
 }
 
 /* ---- following the image -------------------------------------------------- */
@@ -79,6 +62,14 @@ int topics_validate_name(const char *name, size_t len, const char **why)
 static bool topics_is_offsets(const struct broker_topic *t)
 {
     return t->internal && strcmp(t->name, GROUP_OFFSETS_TOPIC) == 0;
+}
+
+static bool topics_is_replica(const struct metadata_partition *mp, int32_t node)
+{
+    for (size_t i = 0; i < mp->nreplicas; i++)
+        if (mp->replicas[i] == node)
+            return true;
+    return false;
 }
 
 static void topics_free_runtime(struct broker *b, struct broker_topic *t, bool destroy)
@@ -126,15 +117,27 @@ static void topics_runtime_update(struct broker *b, struct broker_topic *t,
         t->partitions = parts;
     }
     for (int32_t i = 0; i < t->npartitions; i++) {
-        if (t->partitions[i] == NULL)
+        struct partition *p = t->partitions[i];
+        if (p == NULL)
             continue;
-        t->partitions[i]->leader_epoch = mt->partitions[i].leader_epoch;
-        t->partitions[i]->leader = mt->partitions[i].leader;
-        partition_reconfigure(t->partitions[i]);
+        int32_t was = p->leader, now = mt->partitions[i].leader;
+        /* Leading a __consumer_offsets partition makes this broker the
+         * coordinator of its groups: loaded on gaining it, unloaded (its
+         * waiters told NOT_COORDINATOR) on losing it. */
+        if (topics_is_offsets(t) && was == b->cfg.node_id && now != was)
+            group_coordinator_partition_closing(b->groups, p);
+        p->leader_epoch = mt->partitions[i].leader_epoch;
+        p->leader = now;
+        partition_reconfigure(p);
+        if (topics_is_offsets(t) && now == b->cfg.node_id && now != was)
+            group_coordinator_partition_opened(b->groups, p);
     }
     while (t->npartitions < mt->npartitions) {
         int32_t i = t->npartitions++;
         t->partitions[i] = NULL;
+        /* Only replicas placed here hold a log here. */
+        if (!topics_is_replica(&mt->partitions[i], b->cfg.node_id))
+            continue;
         int rc = partition_open(b, t, i, mt->partitions[i].leader_epoch, &t->partitions[i]);
         if (rc != 0) {
             /* The image still lists the partition; requests for it get an
@@ -406,31 +409,11 @@ static void topics_set_error(struct topic_spec *s, int16_t error, const char *fm
     va_end(ap);
 }
 
-/* Kafka refuses names that differ from an existing one only by '.' vs '_',
- * because their metric names would collide. */
-static bool topics_collides(struct broker *b, struct kafka_str name)
-{
-    size_t bucket;
-    for (struct strmap_entry *e = strmap_first(&b->topics, &bucket); e != NULL;
-         e = strmap_next(&b->topics, e, &bucket)) {
-        if (e->key_len != (size_t)name.len)
-            continue;
-        bool same = true, exact = true;
-        for (size_t i = 0; i < e->key_len && same; i++) {
-            char x = e->key[i] == '.' ? '_' : e->key[i];
-            char y = name.ptr[i] == '.' ? '_' : name.ptr[i];
-            same = x == y;
-            exact = exact && e->key[i] == name.ptr[i];
-        }
-        if (same && !exact)
-            return true;
-    }
-    return false;
-}
-
+/* The broker's part of validating a creation: the internal offsets topic,
+ * defaults, and the configuration entries. Names, counts and placement are
+ * the controller's (metadata/controller.h). */
 static void topics_validate_spec(struct broker *b, struct topic_spec *s, bool join_pending)
 {
-    const char *why;
     if (kafka_str_eq(s->name, GROUP_OFFSETS_TOPIC) && !s->internal) {
         if (!join_pending) {
             topics_set_error(s, KAFKA_ERR_INVALID_REQUEST,
@@ -444,31 +427,15 @@ static void topics_validate_spec(struct broker *b, struct topic_spec *s, bool jo
         s->replication_factor = 1;
         s->nconfigs = 0;
     }
-    if (topics_validate_name(s->name.ptr, s->name.len < 0 ? 0 : (size_t)s->name.len, &why) != 0) {
-        topics_set_error(s, KAFKA_ERR_INVALID_TOPIC_EXCEPTION, "%s", why);
-        return;
-    }
     if (s->num_partitions == -1)
         s->num_partitions = b->cfg.num_partitions;
     if (s->replication_factor == -1)
         s->replication_factor = (int16_t)b->cfg.default_replication_factor;
-    if (s->num_partitions < 1 || s->num_partitions > LIMIT_PARTITIONS_PER_TOPIC) {
-        topics_set_error(s, KAFKA_ERR_INVALID_PARTITIONS,
-                         "Number of partitions must be between 1 and %d.",
-                         LIMIT_PARTITIONS_PER_TOPIC);
-        return;
-    }
-    if (s->replication_factor < 1) {
-        topics_set_error(s, KAFKA_ERR_INVALID_REPLICATION_FACTOR,
-                         "Replication factor must be larger than 0.");
-        return;
-    }
-    if (s->replication_factor > 1) {
-        topics_set_error(s, KAFKA_ERR_INVALID_REPLICATION_FACTOR,
-                         "Replication factor: %d larger than available brokers: 1.",
-                         s->replication_factor);
-        return;
-    }
+}
+
+/* The configuration entries of a spec the controller accepted. */
+static void topics_validate_configs(struct topic_spec *s)
+{
     for (size_t i = 0; i < s->nconfigs; i++) {
         char err[160];
         struct kafka_str v = s->config_values[i];
@@ -480,66 +447,6 @@ static void topics_validate_spec(struct broker *b, struct topic_spec *s, bool jo
             return;
         }
     }
-    if (b->topics.count >= LIMIT_TOPICS) {
-        topics_set_error(s, KAFKA_ERR_POLICY_VIOLATION, "Too many topics (limit %d).",
-                         LIMIT_TOPICS);
-        return;
-    }
-    if (topics_collides(b, s->name)) {
-        topics_set_error(s, KAFKA_ERR_INVALID_TOPIC_EXCEPTION,
-                         "Topic '%.*s' collides with an existing topic (only '.' and '_' "
-                         "differ).", s->name.len, s->name.ptr);
-        return;
-    }
-}
-
-/* Builds the records of one topic into recs (allocated by the caller). */
-static size_t topics_build_records(struct broker *b, const struct topic_spec *s,
-                                   const uint8_t id[16], Rill__Metadata__MetadataRecord *recs,
-                                   Rill__Metadata__TopicRecord *topic,
-                                   Rill__Metadata__PartitionRecord *parts,
-                                   Rill__Metadata__ConfigRecord *configs, char **strings,
-                                   int32_t *node)
-{
-    size_t n = 0;
-    rill__metadata__topic_record__init(topic);
-    topic->name = strings[0];
-    topic->topic_id.data = (uint8_t *)id;
-    topic->topic_id.len = 16;
-    topic->has_internal = true;
-    topic->internal = s->internal;
-    rill__metadata__metadata_record__init(&recs[n]);
-    recs[n].record_case = RILL__METADATA__METADATA_RECORD__RECORD_TOPIC;
-    recs[n++].topic = topic;
-    for (size_t i = 0; i < s->nconfigs; i++) {
-        rill__metadata__config_record__init(&configs[i]);
-        configs[i].resource_type = METADATA_RESOURCE_TOPIC;
-        configs[i].resource_name = strings[0];
-        configs[i].name = strings[1 + 2 * i];
-        configs[i].value = strings[2 + 2 * i];
-        rill__metadata__metadata_record__init(&recs[n]);
-        recs[n].record_case = RILL__METADATA__METADATA_RECORD__RECORD_CONFIG;
-        recs[n++].config = &configs[i];
-    }
-    *node = b->cfg.node_id;
-    for (int32_t p = 0; p < s->num_partitions; p++) {
-        Rill__Metadata__PartitionRecord *pr = &parts[p];
-        rill__metadata__partition_record__init(pr);
-        pr->topic_id = topic->topic_id;
-        pr->partition = p;
-        pr->n_replicas = 1;
-        pr->replicas = node;
-        pr->n_isr = 1;
-        pr->isr = node;
-        pr->leader = *node;
-        pr->leader_epoch = 0;
-        pr->has_partition_epoch = true;
-        pr->partition_epoch = 0;
-        rill__metadata__metadata_record__init(&recs[n]);
-        recs[n].record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION;
-        recs[n++].partition = pr;
-    }
-    return n;
 }
 
 static char *topics_strndup(struct kafka_str s)
@@ -547,48 +454,63 @@ static char *topics_strndup(struct kafka_str s)
     return strndup(s.ptr, s.len < 0 ? 0 : (size_t)s.len);
 }
 
-/* Proposes one topic's records. Returns 0 or a RILL_ERR_*. */
-static int topics_propose_one(struct broker *b, struct create_op *op, size_t i)
+/* Decides one topic's creation (metadata/controller.h) and, unless only
+ * validating or refused (s->error set), proposes its records. Returns 0 or
+ * a RILL_ERR_* of the proposal. */
+static int topics_propose_one(struct broker *b, struct create_op *op, size_t i,
+                              bool validate_only)
 {
     struct topic_spec *s = &op->specs[i];
-    size_t nrecs = 1 + s->nconfigs + (size_t)s->num_partitions;
-    size_t nstrings = 1 + 2 * s->nconfigs;
-    Rill__Metadata__MetadataRecord *recs = calloc(nrecs, sizeof(*recs));
-    Rill__Metadata__MetadataRecord **ptrs = calloc(nrecs, sizeof(*ptrs));
-    Rill__Metadata__PartitionRecord *parts = calloc((size_t)s->num_partitions, sizeof(*parts));
-    Rill__Metadata__ConfigRecord *configs = calloc(s->nconfigs + 1, sizeof(*configs));
-    char **strings = calloc(nstrings, sizeof(*strings));
-    Rill__Metadata__TopicRecord topic;
-    int32_t node;
+    const struct metadata_image *image = metadata_log_image(b->mlog);
+    const char **names = calloc(s->nconfigs + 1, sizeof(*names));
+    const char **values = calloc(s->nconfigs + 1, sizeof(*values));
+    char **strings = calloc(2 * s->nconfigs + 1, sizeof(*strings));
+    struct controller_out out;
+    controller_out_init(&out);
     int rc = RILL_ERR_NOMEM;
-    if (recs == NULL || ptrs == NULL || parts == NULL || configs == NULL || strings == NULL)
+    if (names == NULL || values == NULL || strings == NULL)
         goto out;
-    strings[0] = topics_strndup(s->name);
     for (size_t c = 0; c < s->nconfigs; c++) {
-        strings[1 + 2 * c] = topics_strndup(s->config_names[c]);
-        strings[2 + 2 * c] = topics_strndup(s->config_values[c]);
-    }
-    for (size_t k = 0; k < nstrings; k++)
-        if (strings[k] == NULL)
+        strings[2 * c] = topics_strndup(s->config_names[c]);
+        strings[2 * c + 1] = topics_strndup(s->config_values[c]);
+        if (strings[2 * c] == NULL || strings[2 * c + 1] == NULL)
             goto out;
+        names[c] = strings[2 * c];
+        values[c] = strings[2 * c + 1];
+    }
     do {
         rc = random_bytes(op->ids[i], 16);
         if (rc != 0)
             goto out;
-    } while (metadata_image_topic_by_id(metadata_log_image(b->mlog), op->ids[i]) != NULL);
-    size_t n = topics_build_records(b, s, op->ids[i], recs, &topic, parts, configs, strings,
-                                    &node);
-    for (size_t k = 0; k < n; k++)
-        ptrs[k] = &recs[k];
-    rc = metadata_log_propose(b->mlog, ptrs, n, create_op_applied, op);
+    } while (metadata_image_topic_by_id(image, op->ids[i]) != NULL);
+    struct controller_topic_request req = {
+        .name = s->name.ptr,
+        .name_len = s->name.len < 0 ? 0 : (size_t)s->name.len,
+        .num_partitions = s->num_partitions,
+        .replication_factor = s->replication_factor,
+        .internal = s->internal,
+        .id = op->ids[i],
+        .config_names = names,
+        .config_values = values,
+        .nconfigs = s->nconfigs};
+    rc = controller_create_topic(image, &req, &out);
+    if (rc != 0)
+        goto out;
+    if (out.error != 0) {
+        topics_set_error(s, out.error, "%s", out.message);
+        goto out;
+    }
+    topics_validate_configs(s);
+    if (s->error != 0 || validate_only)
+        goto out;
+    rc = metadata_log_propose(b->mlog, out.recs, out.n, create_op_applied, op);
 out:
-    for (size_t k = 0; strings != NULL && k < nstrings; k++)
+    controller_out_free(&out);
+    for (size_t k = 0; strings != NULL && k < 2 * s->nconfigs; k++)
         free(strings[k]);
     free(strings);
-    free(configs);
-    free(parts);
-    free(ptrs);
-    free(recs);
+    free(values);
+    free(names);
     return rc;
 }
 
@@ -649,7 +571,7 @@ bool topics_create(struct broker *b, struct topic_spec *specs, size_t n, bool va
             continue;
         }
         topics_validate_spec(b, s, join_pending);
-        if (s->error != 0 || validate_only)
+        if (s->error != 0)
             continue;
         /* Duplicates inside one request: only the first is created. */
         bool dup = false;
@@ -661,7 +583,9 @@ bool topics_create(struct broker *b, struct topic_spec *specs, size_t n, bool va
                              s->name.len, s->name.ptr);
             continue;
         }
-        int rc = topics_propose_one(b, op, i);
+        int rc = topics_propose_one(b, op, i, validate_only);
+        if (rc == 0 && (s->error != 0 || validate_only))
+            continue;
         if (rc != 0) {
             int32_t controller = metadata_log_leader(b->mlog);
             if (rc == RILL_ERR_AGAIN && join_pending && controller >= 0) {
@@ -719,20 +643,18 @@ static void delete_op_applied(void *ctx, int rc)
 bool topics_delete(struct broker *b, const struct kafka_str *names, int16_t *errors, size_t n,
                    topics_done_fn fn, void *ctx)
 {
-    Rill__Metadata__MetadataRecord *recs = calloc(n ? n : 1, sizeof(*recs));
-    Rill__Metadata__RemoveTopicRecord *removes = calloc(n ? n : 1, sizeof(*removes));
-    Rill__Metadata__MetadataRecord **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    const struct metadata_image *image = metadata_log_image(b->mlog);
     struct delete_op *op = calloc(1, sizeof(*op));
+    struct controller_out out;
+    controller_out_init(&out);
     bool waits = false;
-    if (recs == NULL || removes == NULL || ptrs == NULL || op == NULL) {
-        for (size_t i = 0; i < n; i++)
-            errors[i] = KAFKA_ERR_UNKNOWN_SERVER_ERROR;
-        goto out;
-    }
-    size_t count = 0;
     for (size_t i = 0; i < n; i++) {
         struct broker_topic *t =
             names[i].len > 0 ? topics_find(b, names[i].ptr, (size_t)names[i].len) : NULL;
+        if (op == NULL) {
+            errors[i] = KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+            continue;
+        }
         if (!b->cfg.delete_topic_enable) {
             errors[i] = KAFKA_ERR_TOPIC_DELETION_DISABLED;
             continue;
@@ -746,24 +668,21 @@ bool topics_delete(struct broker *b, const struct kafka_str *names, int16_t *err
             continue;
         }
         bool dup = false;
-        for (size_t k = 0; k < count; k++)
-            dup = dup || memcmp(removes[k].topic_id.data, t->id, 16) == 0;
+        for (size_t k = 0; k < out.n; k++)
+            dup = dup || memcmp(out.recs[k]->remove_topic->topic_id.data, t->id, 16) == 0;
         errors[i] = 0;
         if (dup)
             continue;
-        rill__metadata__remove_topic_record__init(&removes[count]);
-        removes[count].topic_id.data = t->id;
-        removes[count].topic_id.len = 16;
-        rill__metadata__metadata_record__init(&recs[count]);
-        recs[count].record_case = RILL__METADATA__METADATA_RECORD__RECORD_REMOVE_TOPIC;
-        recs[count].remove_topic = &removes[count];
-        ptrs[count] = &recs[count];
-        count++;
+        out.error = 0;
+        if (controller_delete_topic(image, t->name, strlen(t->name), &out) != 0)
+            errors[i] = KAFKA_ERR_UNKNOWN_SERVER_ERROR;
+        else if (out.error != 0)
+            errors[i] = out.error;
     }
-    if (count > 0) {
+    if (op != NULL && out.n > 0) {
         op->fn = fn;
         op->ctx = ctx;
-        int rc = metadata_log_propose(b->mlog, ptrs, count, delete_op_applied, op);
+        int rc = metadata_log_propose(b->mlog, out.recs, out.n, delete_op_applied, op);
         if (rc == 0) {
             waits = true;
             op = NULL;
@@ -773,11 +692,8 @@ bool topics_delete(struct broker *b, const struct kafka_str *names, int16_t *err
                     errors[i] = topics_propose_error(rc);
         }
     }
-out:
+    controller_out_free(&out);
     free(op);
-    free(ptrs);
-    free(removes);
-    free(recs);
     return waits;
 }
 

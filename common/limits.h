@@ -124,6 +124,14 @@
  * it (registration.h). */
 #define LIMIT_REGISTRATION_RETRY_MS 500
 
+/* Brokers registered in one cluster; bounds the image's broker table and
+ * the controller's placement arrays (on the stack). */
+#define LIMIT_BROKERS 1024
+
+/* Replicas of one partition (Kafka allows at most Short.MAX_VALUE; nobody
+ * runs more than a handful). */
+#define LIMIT_REPLICATION_FACTOR 64
+
 /* Not limited, on purpose: open segment files (Kafka keeps every segment
  * open as well; the broker raises RLIMIT_NOFILE to its hard limit) and the
  * flush queue (at most one fsync job per partition is ever queued). Pending

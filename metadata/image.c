@@ -179,10 +179,36 @@ static int32_t *image_dup_ids(const int32_t *ids, size_t n)
     return copy;
 }
 
+static bool image_has_id(const int32_t *ids, size_t n, int32_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+/* Replicas distinct and non-negative, the ISR a non-empty subset of them
+ * without repeats, and the leader (unless -1) in the ISR. */
+static bool image_assignment_valid(const int32_t *replicas, size_t nreplicas, const int32_t *isr,
+                                   size_t nisr, int32_t leader)
+{
+    if (nreplicas == 0 || nisr == 0 || nisr > nreplicas)
+        return false;
+    for (size_t i = 0; i < nreplicas; i++)
+        if (replicas[i] < 0 || image_has_id(replicas, i, replicas[i]))
+            return false;
+    for (size_t i = 0; i < nisr; i++)
+        if (!image_has_id(replicas, nreplicas, isr[i]) || image_has_id(isr, i, isr[i]))
+            return false;
+    return leader == -1 || image_has_id(isr, nisr, leader);
+}
+
 static int image_apply_partition(struct metadata_image *image,
                                  const Rill__Metadata__PartitionRecord *r)
 {
     if (r->topic_id.len != METADATA_TOPIC_ID_BYTES || r->partition < 0)
+        return RILL_ERR_INVALID;
+    if (!image_assignment_valid(r->replicas, r->n_replicas, r->isr, r->n_isr, r->leader))
         return RILL_ERR_INVALID;
     struct metadata_topic *t =
         (struct metadata_topic *)metadata_image_topic_by_id(image, r->topic_id.data);
@@ -231,6 +257,43 @@ static int image_apply_partition(struct metadata_image *image,
     return RILL_OK;
 }
 
+static int image_apply_partition_change(struct metadata_image *image,
+                                        const Rill__Metadata__PartitionChangeRecord *r)
+{
+    if (r->topic_id.len != METADATA_TOPIC_ID_BYTES || r->partition < 0 || r->leader < -2)
+        return RILL_ERR_INVALID;
+    struct metadata_topic *t =
+        (struct metadata_topic *)metadata_image_topic_by_id(image, r->topic_id.data);
+    if (t == NULL)
+        return RILL_OK; /* stale: the topic was deleted after the decision */
+    if (r->partition >= t->npartitions)
+        return RILL_ERR_INVALID;
+    struct metadata_partition *p = &t->partitions[r->partition];
+    if (r->partition_epoch > p->partition_epoch)
+        return RILL_ERR_INVALID; /* decided on an epoch that never was */
+    if (r->partition_epoch < p->partition_epoch)
+        return RILL_OK; /* stale: the controller decides again */
+    int32_t leader = r->leader == -2 ? p->leader : r->leader;
+    const int32_t *isr = r->isr_changed ? r->isr : p->isr;
+    size_t nisr = r->isr_changed ? r->n_isr : p->nisr;
+    if (!image_assignment_valid(p->replicas, p->nreplicas, isr, nisr, leader))
+        return RILL_ERR_INVALID;
+    if (r->isr_changed) {
+        int32_t *copy = image_dup_ids(r->isr, r->n_isr);
+        if (copy == NULL)
+            return RILL_ERR_NOMEM;
+        free(p->isr);
+        p->isr = copy;
+        p->nisr = r->n_isr;
+    }
+    if (leader != p->leader)
+        p->leader_epoch++;
+    p->leader = leader;
+    p->partition_epoch++;
+    t->version = image->version + 1;
+    return RILL_OK;
+}
+
 static void image_unlink(struct metadata_topic **chain, struct metadata_topic *t, bool by_name)
 {
     for (struct metadata_topic **pp = chain; *pp != NULL;) {
@@ -250,7 +313,7 @@ static int image_apply_remove(struct metadata_image *image,
     struct metadata_topic *t =
         (struct metadata_topic *)metadata_image_topic_by_id(image, r->topic_id.data);
     if (t == NULL)
-        return RILL_ERR_INVALID;
+        return RILL_OK; /* deleted already (two deletions raced): nothing to do */
     image_unlink(&image->by_name[image_hash(t->name, strlen(t->name)) % image->nbuckets], t,
                  true);
     image_unlink(&image->by_id[image_hash(t->id, METADATA_TOPIC_ID_BYTES) % image->nbuckets], t,
@@ -319,6 +382,41 @@ const struct metadata_broker *metadata_image_broker(const struct metadata_image 
     return NULL;
 }
 
+bool metadata_image_broker_live(const struct metadata_image *image, int32_t id)
+{
+    const struct metadata_broker *b = metadata_image_broker(image, id);
+    return b != NULL && !b->fenced;
+}
+
+/* Fences (fence) or unfences a broker; a record about an earlier epoch of
+ * it changes nothing. */
+static int image_apply_fencing(struct metadata_image *image, int32_t id, int64_t epoch,
+                               bool fence)
+{
+    struct metadata_broker *b = (struct metadata_broker *)metadata_image_broker(image, id);
+    if (b == NULL || epoch > b->epoch)
+        return RILL_ERR_INVALID;
+    if (epoch == b->epoch)
+        b->fenced = fence;
+    return RILL_OK;
+}
+
+static int image_apply_unregister(struct metadata_image *image,
+                                  const Rill__Metadata__UnregisterBrokerRecord *r)
+{
+    struct metadata_broker *b = (struct metadata_broker *)metadata_image_broker(image,
+                                                                              r->broker_id);
+    if (b == NULL || r->broker_epoch > b->epoch)
+        return RILL_ERR_INVALID;
+    if (r->broker_epoch < b->epoch)
+        return RILL_OK;
+    size_t at = (size_t)(b - image->brokers);
+    free(b->host);
+    memmove(b, b + 1, (image->nbrokers - at - 1) * sizeof(*b));
+    image->nbrokers--;
+    return RILL_OK;
+}
+
 static int image_apply_broker(struct metadata_image *image,
                               const Rill__Metadata__RegisterBrokerRecord *r)
 {
@@ -359,6 +457,8 @@ static int image_apply_broker(struct metadata_image *image,
     old->epoch = r->broker_epoch;
     old->host = host;
     old->port = ep->port;
+    old->fenced = r->has_fenced && r->fenced;
+    old->registered_version = image->version + 1;
     return RILL_OK;
 }
 
@@ -375,14 +475,27 @@ static int image_apply_one(struct metadata_image *image,
     case RILL__METADATA__METADATA_RECORD__RECORD_CONFIG:
         return image_apply_config(image, rec->config);
     case RILL__METADATA__METADATA_RECORD__RECORD_PRODUCER_IDS:
-        /* Reservations only move forward: an id is never handed out twice. */
+        /* Reservations only move forward: an id is never handed out twice.
+         * A block decided on an older image (blocks have one size, so it
+         * ends where a granted one did) is not granted; its broker asks
+         * again. */
         if (rec->producer_ids->next_producer_id <= image->next_producer_id)
-            return RILL_ERR_INVALID;
+            return RILL_OK;
         image->next_producer_id = rec->producer_ids->next_producer_id;
         image->producer_ids_broker = rec->producer_ids->broker_id;
         return RILL_OK;
     case RILL__METADATA__METADATA_RECORD__RECORD_REGISTER_BROKER:
         return image_apply_broker(image, rec->register_broker);
+    case RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER:
+        return image_apply_fencing(image, rec->fence_broker->broker_id,
+                                   rec->fence_broker->broker_epoch, true);
+    case RILL__METADATA__METADATA_RECORD__RECORD_UNFENCE_BROKER:
+        return image_apply_fencing(image, rec->unfence_broker->broker_id,
+                                   rec->unfence_broker->broker_epoch, false);
+    case RILL__METADATA__METADATA_RECORD__RECORD_UNREGISTER_BROKER:
+        return image_apply_unregister(image, rec->unregister_broker);
+    case RILL__METADATA__METADATA_RECORD__RECORD_PARTITION_CHANGE:
+        return image_apply_partition_change(image, rec->partition_change);
     default:
         return RILL_ERR_INVALID;
     }

@@ -12,6 +12,14 @@
  *   - applying the same records in the same order gives the same image on
  *     every node (no clock, no randomness, no IO here);
  *   - brokers are sorted by id, each once; a broker's epoch only grows;
+ *   - a partition change raises the partition epoch by one, and the leader
+ *     epoch by one exactly when the leader changes; a change decided on an
+ *     older partition epoch, and a fence or unfence naming an older broker
+ *     epoch, change nothing (on every node alike), as do the removal of a
+ *     topic already removed and a producer-id block that does not move
+ *     past the last one granted (decisions taken on an older image);
+ *   - a partition's ISR is a non-empty subset of its replicas, and its
+ *     leader, when it has one, is in the ISR;
  *   - every applied record raises version by one, and the topic it changed
  *     takes that version.
  *
@@ -64,6 +72,8 @@ struct metadata_broker {
     int64_t epoch;
     char *host; /* its PLAINTEXT endpoint */
     int32_t port;
+    bool fenced;                 /* not given leaderships, not in Metadata */
+    uint64_t registered_version; /* the image version its registration made */
 };
 
 struct metadata_image {
@@ -106,6 +116,9 @@ void metadata_image_each_topic(const struct metadata_image *image,
 /* The registered broker id, or NULL. */
 const struct metadata_broker *metadata_image_broker(const struct metadata_image *image,
                                                     int32_t id);
+
+/* True when id is registered and not fenced. */
+bool metadata_image_broker_live(const struct metadata_image *image, int32_t id);
 
 /* The override of name on topic, or NULL. */
 const char *metadata_topic_config(const struct metadata_topic *topic, const char *name);

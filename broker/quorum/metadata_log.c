@@ -9,7 +9,7 @@
 #include "broker/net/rpc.h"
 #include "broker/quorum/quorum.h"
 #include "broker/quorum/raft_wire.h"
-#include "broker/quorum/registration.h"
+#include "broker/quorum/controller_driver.h"
 #include "broker/topics.h"
 #include "common/assert.h"
 #include "common/checked.h"
@@ -52,6 +52,7 @@ struct metadata_log {
     bool mismatch_logged;
     struct metadata_image image;
     uint64_t applied_index;
+    uint64_t applied_term; /* the term of the entry at applied_index */
     struct metadata_proposal *pending_head, *pending_tail;
 };
 
@@ -129,6 +130,7 @@ static int metadata_on_apply(void *ctx, uint64_t index, uint64_t term, const uin
 {
     struct metadata_log *ml = ctx;
     ml->applied_index = index;
+    ml->applied_term = term;
     for (struct metadata_proposal *p = ml->pending_head; p != NULL; p = p->next)
         if (p->index == index && p->term == term)
             p->applied = true;
@@ -222,7 +224,10 @@ static int32_t metadata_on_frame(void *ctx, const uint8_t *body, size_t len)
     int32_t from = d.from;
     if (d.kind == RAFT_WIRE_REGISTRATION) {
         if (d.registration.broker_id == from)
-            registration_on_request(ml->broker, &d.registration);
+            controller_driver_on_registration(ml->broker->controller, &d.registration);
+    } else if (d.kind == RAFT_WIRE_HEARTBEAT) {
+        if (d.heartbeat.broker_id == from)
+            controller_driver_on_heartbeat(ml->broker->controller, &d.heartbeat);
     } else if (d.kind == RAFT_WIRE_TOPIC_CREATION) {
         topics_create_forwarded(ml->broker, &d.topic_creation);
     } else if (d.msg.to == ml->broker->cfg.node_id && ml->quorum != NULL) {
@@ -432,6 +437,13 @@ int64_t metadata_log_age_ms(const struct metadata_log *ml, uint64_t tick)
     return now > tick ? (int64_t)(now - tick) * quorum_tick_ms(ml->quorum) : 0;
 }
 
+bool metadata_log_controller_active(const struct metadata_log *ml)
+{
+    struct raft_status st;
+    quorum_status(ml->quorum, &st);
+    return st.role == RAFT_LEADER && ml->applied_term == st.term && st.applied == st.commit;
+}
+
 void metadata_log_send_registration(struct metadata_log *ml, int32_t to,
                                     const struct raft_wire_registration *reg)
 {
@@ -440,6 +452,19 @@ void metadata_log_send_registration(struct metadata_log *ml, int32_t to,
     if (ml->rpc == NULL || raft_wire_encode_registration(ml->broker->cluster_id,
                                                          ml->broker->cfg.node_id, reg, &frame,
                                                          &len) != 0)
+        return;
+    rpc_send(ml->rpc, to, frame, len);
+    free(frame);
+}
+
+void metadata_log_send_heartbeat(struct metadata_log *ml, int32_t to,
+                                 const struct raft_wire_heartbeat *hb)
+{
+    uint8_t *frame;
+    size_t len;
+    if (ml->rpc == NULL || raft_wire_encode_heartbeat(ml->broker->cluster_id,
+                                                      ml->broker->cfg.node_id, hb, &frame,
+                                                      &len) != 0)
         return;
     rpc_send(ml->rpc, to, frame, len);
     free(frame);

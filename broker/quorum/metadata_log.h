@@ -16,6 +16,7 @@
 #ifndef RILL_BROKER_QUORUM_METADATA_LOG_H
 #define RILL_BROKER_QUORUM_METADATA_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,14 @@ struct raft_wire_topic_creation;
 /* Forwards an automatic topic creation to node `to` (the controller). */
 void metadata_log_send_topic_creation(struct metadata_log *ml, int32_t to,
                                       const struct raft_wire_topic_creation *tc);
+struct raft_wire_heartbeat;
+/* Sends a heartbeat to node `to` (the controller). */
+void metadata_log_send_heartbeat(struct metadata_log *ml, int32_t to,
+                                 const struct raft_wire_heartbeat *hb);
+/* True on the active controller: the Raft leader, once it has applied an
+ * entry of its own term and everything committed, so that its image holds
+ * every decision of earlier controllers. */
+bool metadata_log_controller_active(const struct metadata_log *ml);
 /* Sends a registration request to node `to` (the controller). */
 void metadata_log_send_registration(struct metadata_log *ml, int32_t to,
                                     const struct raft_wire_registration *reg);

@@ -127,11 +127,30 @@ int raft_wire_encode_registration(const char *cluster_id, int32_t from,
     br.incarnation_id.len = 16;
     br.host = (char *)reg->host;
     br.port = reg->port;
+    br.has_metadata_version = true;
+    br.metadata_version = reg->metadata_version;
     Rill__Rpc__RpcEnvelope env = RILL__RPC__RPC_ENVELOPE__INIT;
     env.cluster_id = (char *)cluster_id;
     env.from_node = from;
     env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_REGISTRATION;
     env.registration = &br;
+    return raft_wire_pack(&env, out, len);
+}
+
+int raft_wire_encode_heartbeat(const char *cluster_id, int32_t from,
+                               const struct raft_wire_heartbeat *hb, uint8_t **out, size_t *len)
+{
+    Rill__Rpc__BrokerHeartbeat h = RILL__RPC__BROKER_HEARTBEAT__INIT;
+    h.broker_id = hb->broker_id;
+    h.broker_epoch = hb->broker_epoch;
+    h.metadata_version = hb->metadata_version;
+    h.has_want_fence = true;
+    h.want_fence = hb->want_fence;
+    Rill__Rpc__RpcEnvelope env = RILL__RPC__RPC_ENVELOPE__INIT;
+    env.cluster_id = (char *)cluster_id;
+    env.from_node = from;
+    env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &h;
     return raft_wire_pack(&env, out, len);
 }
 
@@ -162,6 +181,19 @@ int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
         memcpy(out->registration.incarnation, br->incarnation_id.data, 16);
         out->registration.host = br->host;
         out->registration.port = br->port;
+        out->registration.metadata_version = br->has_metadata_version ? br->metadata_version : 0;
+        out->envelope = env;
+        return RILL_OK;
+    }
+    if (env->body_case == RILL__RPC__RPC_ENVELOPE__BODY_HEARTBEAT) {
+        const Rill__Rpc__BrokerHeartbeat *h = env->heartbeat;
+        if (h->broker_id < 0 || h->broker_epoch < 0)
+            goto fail;
+        out->kind = RAFT_WIRE_HEARTBEAT;
+        out->heartbeat.broker_id = h->broker_id;
+        out->heartbeat.broker_epoch = h->broker_epoch;
+        out->heartbeat.metadata_version = h->metadata_version;
+        out->heartbeat.want_fence = h->has_want_fence && h->want_fence;
         out->envelope = env;
         return RILL_OK;
     }

@@ -9,6 +9,7 @@
 #ifndef RILL_BROKER_QUORUM_RAFT_WIRE_H
 #define RILL_BROKER_QUORUM_RAFT_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,15 @@ struct raft_wire_registration {
     uint8_t incarnation[16];
     const char *host;
     int32_t port;
+    uint64_t metadata_version; /* records its image has applied */
+};
+
+/* A registered broker's heartbeat (proto/rpc.proto BrokerHeartbeat). */
+struct raft_wire_heartbeat {
+    int32_t broker_id;
+    int64_t broker_epoch;
+    uint64_t metadata_version;
+    bool want_fence;
 };
 
 /* An automatic topic creation forwarded to the controller. */
@@ -41,7 +51,8 @@ struct raft_wire_topic_creation {
 enum raft_wire_kind {
     RAFT_WIRE_RAFT = 1,
     RAFT_WIRE_REGISTRATION = 2,
-    RAFT_WIRE_TOPIC_CREATION = 3
+    RAFT_WIRE_TOPIC_CREATION = 3,
+    RAFT_WIRE_HEARTBEAT = 4
 };
 
 /* A decoded frame: msg (or registration) points into storage owned by the
@@ -52,6 +63,7 @@ struct raft_wire_decoded {
     struct raft_msg msg;
     struct raft_wire_registration registration;
     struct raft_wire_topic_creation topic_creation;
+    struct raft_wire_heartbeat heartbeat;
     void *envelope;
     struct raft_entry *entries;
 };
@@ -65,6 +77,10 @@ int raft_wire_encode_topic_creation(const char *cluster_id, int32_t from,
 int raft_wire_encode_registration(const char *cluster_id, int32_t from,
                                   const struct raft_wire_registration *reg, uint8_t **out,
                                   size_t *len);
+
+/* Encodes a heartbeat from node `from` as one frame. */
+int raft_wire_encode_heartbeat(const char *cluster_id, int32_t from,
+                               const struct raft_wire_heartbeat *hb, uint8_t **out, size_t *len);
 
 /* Decodes one frame body (without the prefix). Returns 0, RILL_ERR_PARSE
  * (malformed or not a Raft message), or RILL_ERR_MISMATCH (another

@@ -1,0 +1,161 @@
+#include "broker/quorum/controller_driver.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/quorum/metadata_log.h"
+#include "broker/quorum/raft_wire.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/rill_error.h"
+#include "metadata/controller.h"
+
+struct controller_driver {
+    struct broker *broker;
+    struct controller_config cfg;
+    struct controller_sessions sessions;
+    bool active;   /* this node was the active controller at the last look */
+    bool deciding; /* a liveness decision is proposed and not yet applied */
+};
+
+int controller_driver_open(struct broker *b, struct controller_driver **out)
+{
+    struct controller_driver *cd = calloc(1, sizeof(*cd));
+    if (cd == NULL)
+        return RILL_ERR_NOMEM;
+    cd->broker = b;
+    cd->cfg.unclean_leader_election = b->cfg.unclean_leader_election_enable;
+    controller_sessions_init(&cd->sessions, b->cfg.broker_session_timeout_ms);
+    *out = cd;
+    return RILL_OK;
+}
+
+void controller_driver_free(struct controller_driver *cd)
+{
+    if (cd == NULL)
+        return;
+    controller_sessions_free(&cd->sessions);
+    free(cd);
+}
+
+/* Whether this node acts as the controller now; a node that just became
+ * the active controller starts every session afresh. */
+static bool controller_driver_check_active(struct controller_driver *cd)
+{
+    bool active = metadata_log_controller_active(cd->broker->mlog);
+    if (active && !cd->active) {
+        const struct metadata_image *image = metadata_log_image(cd->broker->mlog);
+        if (controller_sessions_reset(&cd->sessions, image, clock_mono_ms()) != 0)
+            return false; /* no memory: try at the next tick */
+        log_info("controller", "node %d is the active controller; %zu brokers registered",
+                 cd->broker->cfg.node_id, image->nbrokers);
+    }
+    cd->active = active;
+    return active;
+}
+
+static void controller_driver_decided(void *ctx, int rc)
+{
+    struct controller_driver *cd = ctx;
+    (void)rc; /* applied or not, the next tick decides again from the image */
+    cd->deciding = false;
+}
+
+/* Logs what a liveness decision does (its first record says). */
+static void controller_driver_log(const struct controller_out *out)
+{
+    const Rill__Metadata__MetadataRecord *r = out->recs[0];
+    size_t changes = 0;
+    for (size_t i = 0; i < out->n; i++)
+        if (out->recs[i]->record_case == RILL__METADATA__METADATA_RECORD__RECORD_PARTITION_CHANGE)
+            changes++;
+    if (r->record_case == RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER)
+        log_info("controller", "fencing broker %d (epoch %lld): %zu partition changes",
+                 r->fence_broker->broker_id, (long long)r->fence_broker->broker_epoch, changes);
+    else if (r->record_case == RILL__METADATA__METADATA_RECORD__RECORD_UNFENCE_BROKER)
+        log_info("controller", "unfencing broker %d (epoch %lld): %zu partition changes",
+                 r->unfence_broker->broker_id, (long long)r->unfence_broker->broker_epoch,
+                 changes);
+    else
+        log_info("controller", "electing leaders: %zu partition changes", changes);
+}
+
+/* Proposes the next liveness decision, if one is due and none is pending. */
+static void controller_driver_decide(struct controller_driver *cd)
+{
+    if (cd->deciding || !controller_driver_check_active(cd))
+        return;
+    struct controller_out out;
+    controller_out_init(&out);
+    int rc = controller_sessions_decide(&cd->sessions, metadata_log_image(cd->broker->mlog),
+                                        &cd->cfg, clock_mono_ms(), &out);
+    if (rc == 0 && out.n > 0) {
+        rc = metadata_log_propose(cd->broker->mlog, out.recs, out.n, controller_driver_decided,
+                                  cd);
+        if (rc == 0) {
+            cd->deciding = true;
+            controller_driver_log(&out);
+        }
+    }
+    if (rc != 0)
+        log_warn("controller", "cannot decide on broker liveness: %s (next tick retries)",
+                 rill_strerror(rc));
+    controller_out_free(&out);
+}
+
+void controller_driver_tick(struct controller_driver *cd)
+{
+    controller_driver_decide(cd);
+}
+
+static void controller_driver_registered(void *ctx, int rc)
+{
+    (void)ctx;
+    (void)rc; /* the broker retries until its image shows the record */
+}
+
+void controller_driver_on_registration(struct controller_driver *cd,
+                                       const struct raft_wire_registration *reg)
+{
+    if (!controller_driver_check_active(cd))
+        return;
+    struct raft_status st;
+    metadata_log_status(cd->broker->mlog, &st);
+    const struct metadata_image *image = metadata_log_image(cd->broker->mlog);
+    struct controller_registration cr = {.broker_id = reg->broker_id,
+                                         .host = reg->host,
+                                         .port = reg->port,
+                                         .metadata_version = reg->metadata_version};
+    memcpy(cr.incarnation, reg->incarnation, 16);
+    struct controller_out out;
+    controller_out_init(&out);
+    /* The broker epoch is the index the record will take: past every
+     * earlier registration. */
+    int rc = controller_register_broker(image, &cd->cfg, &cr, (int64_t)st.last_index + 1, &out);
+    if (rc == 0 && out.n > 0 && out.error == 0) {
+        rc = metadata_log_propose(cd->broker->mlog, out.recs, out.n, controller_driver_registered,
+                                  NULL);
+        if (rc == 0)
+            log_info("controller", "registering broker %d at %s:%d (epoch %llu)",
+                     reg->broker_id, reg->host, reg->port,
+                     (unsigned long long)st.last_index + 1);
+    } else if (rc == 0 && out.error != 0) {
+        log_warn("controller", "registration of broker %d refused: %s", reg->broker_id,
+                 out.message);
+    }
+    controller_out_free(&out);
+}
+
+void controller_driver_on_heartbeat(struct controller_driver *cd,
+                                    const struct raft_wire_heartbeat *hb)
+{
+    if (!controller_driver_check_active(cd))
+        return;
+    if (controller_sessions_heartbeat(&cd->sessions, hb->broker_id, hb->broker_epoch,
+                                      hb->metadata_version, hb->want_fence,
+                                      clock_mono_ms()) != 0)
+        return;
+    /* An unfence (or a requested fence) need not wait for the tick. */
+    controller_driver_decide(cd);
+}

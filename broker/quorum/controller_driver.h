@@ -1,0 +1,34 @@
+/* The controller's IO: on the active controller (metadata_log_controller_
+ * active), requests from brokers — registrations and heartbeats, over the
+ * internal listener or from this node itself — are turned into records by
+ * metadata/controller.h and proposed through the metadata log.
+ *
+ * Liveness decisions (fence, unfence, leader elections) are made one at a
+ * time: the driver proposes one, and decides again only once it has been
+ * applied (or failed), so every decision sees the image its predecessor
+ * made. Sessions start afresh whenever this node becomes the active
+ * controller: every registered broker gets a full broker.session.timeout.ms
+ * before it can be fenced, as a new Kafka controller does.
+ *
+ * Only the broker loop thread calls these functions. */
+#ifndef RILL_BROKER_QUORUM_CONTROLLER_DRIVER_H
+#define RILL_BROKER_QUORUM_CONTROLLER_DRIVER_H
+
+struct broker;
+struct controller_driver;
+struct raft_wire_registration;
+struct raft_wire_heartbeat;
+
+int controller_driver_open(struct broker *b, struct controller_driver **out);
+void controller_driver_free(struct controller_driver *cd);
+
+/* The housekeeping tick: expired sessions, pending unfences, elections. */
+void controller_driver_tick(struct controller_driver *cd);
+
+/* Requests (ignored unless this node is the active controller). */
+void controller_driver_on_registration(struct controller_driver *cd,
+                                       const struct raft_wire_registration *reg);
+void controller_driver_on_heartbeat(struct controller_driver *cd,
+                                    const struct raft_wire_heartbeat *hb);
+
+#endif

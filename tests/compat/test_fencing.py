@@ -1,0 +1,173 @@
+"""Brokers in a three-node cluster: replicas placed across brokers with
+leaders spread, and broker liveness. A broker that stops heartbeating
+(SIGKILL, SIGSTOP) is fenced after broker.session.timeout.ms: Metadata stops
+listing it and its partition leaderships move to other in-sync replicas. A
+broker shut down with SIGTERM is fenced before it exits (a controlled
+shutdown), and one that comes back is unfenced and listed again.
+
+Replication is the next step (the data of a moved partition is not copied
+yet), so these tests look at placement, leaders, ISRs and epochs, and that
+the new leaders serve."""
+import signal
+import time
+import unittest
+
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from rill import Cluster, wait_until
+
+SESSION_MS = 1500
+
+
+def metadata(broker):
+    """(brokers, controller, {topic: {partition: (leader, replicas, isr)}})."""
+    md = AdminClient({"bootstrap.servers": broker.bootstrap,
+                      "socket.timeout.ms": 3000}).list_topics(timeout=5)
+    topics = {name: {p.id: (p.leader, sorted(p.replicas), sorted(p.isrs))
+                     for p in t.partitions.values()}
+              for name, t in md.topics.items()}
+    return sorted(md.brokers), md.controller_id, topics
+
+
+def try_metadata(broker):
+    try:
+        return metadata(broker)
+    except KafkaException:
+        return None
+
+
+class Fencing(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(3, args=[
+            "--broker.session.timeout.ms=%d" % SESSION_MS,
+            "--broker.heartbeat.interval.ms=300"]).start()
+        # Every broker registered and unfenced, as every node sees it.
+        for b in self.cluster.nodes.values():
+            wait_until(lambda b=b: (try_metadata(b) or ([],))[0] == [1, 2, 3], 30,
+                       what="node %s to list three brokers" % b.bootstrap)
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def live(self):
+        return [b for b in self.cluster.nodes.values() if b.alive()]
+
+    def create(self, name, partitions, rf):
+        b = self.live()[0]
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        admin.create_topics([NewTopic(name, partitions, rf)],
+                            operation_timeout=10)[name].result(20)
+        for n in self.live():
+            wait_until(lambda n=n: name in (try_metadata(n) or ([], 0, {}))[2], 10,
+                       what="the topic on node %s" % n.bootstrap)
+
+    def test_replicas_are_placed_on_three_brokers_with_leaders_spread(self):
+        self.create("spread", 6, 3)
+        views = [metadata(b) for b in self.live()]
+        self.assertEqual(len({repr(v[2]["spread"]) for v in views}), 1,
+                         "every broker returns the same partitions")
+        parts = views[0][2]["spread"]
+        leads = {1: 0, 2: 0, 3: 0}
+        for p, (leader, replicas, isr) in parts.items():
+            self.assertEqual(replicas, [1, 2, 3])
+            self.assertEqual(isr, [1, 2, 3])
+            leads[leader] += 1
+        self.assertEqual(leads, {1: 2, 2: 2, 3: 2})
+        # More replicas than brokers: INVALID_REPLICATION_FACTOR (38).
+        admin = AdminClient({"bootstrap.servers": self.live()[0].bootstrap})
+        with self.assertRaises(KafkaException) as ctx:
+            admin.create_topics([NewTopic("too-wide", 1, 4)])["too-wide"].result(20)
+        self.assertEqual(ctx.exception.args[0].code(), 38)
+        self.assertIn("only 3 broker(s)", ctx.exception.args[0].str())
+
+    def test_a_killed_controller_is_fenced_and_its_leaderships_move(self):
+        self.create("moving", 6, 3)
+        self.create("single", 3, 1)
+        _, c, before = metadata(self.live()[0])
+        victim = self.cluster.nodes[c]
+        victim.kill()
+        killed_at = time.monotonic()
+        rest = self.live()
+
+        def moved():
+            m = try_metadata(rest[0])
+            if m is None or c in m[0]:
+                return None
+            return m
+        brokers, new_c, after = wait_until(moved, 30, interval=0.05,
+                                           what="the killed broker to be fenced")
+        took = time.monotonic() - killed_at
+        print("\n  SIGKILL of broker %d (the controller): fenced and its leaderships moved "
+              "%.2f s later (session timeout %.1f s, election included)"
+              % (c, took, SESSION_MS / 1000))
+        self.assertGreater(took, SESSION_MS / 1000 * 0.9)
+        self.assertEqual(sorted(brokers), sorted(n for n in (1, 2, 3) if n != c))
+        self.assertNotEqual(new_c, c)
+        for p, (leader, replicas, isr) in after["moving"].items():
+            old_leader, _, old_isr = before["moving"][p]
+            self.assertNotEqual(leader, c)
+            self.assertIn(leader, old_isr, "a new leader comes from the ISR")
+            self.assertEqual(isr, [n for n in (1, 2, 3) if n != c])
+            self.assertEqual(replicas, [1, 2, 3])
+        for p, (leader, replicas, isr) in after["single"].items():
+            if replicas == [c]:  # its only replica is gone: no leader, ISR kept
+                self.assertEqual((leader, isr), (-1, [c]))
+        # The new leaders take writes.
+        prod = Producer({"bootstrap.servers": rest[0].bootstrap, "acks": "all"})
+        for p in after["moving"]:
+            prod.produce("moving", b"after-the-kill", partition=p)
+        self.assertEqual(prod.flush(20), 0)
+        # The broker comes back as a new incarnation: listed again, leading
+        # its single-replica partitions again.
+        self.cluster.start(c)
+        wait_until(lambda: c in (try_metadata(rest[0]) or ([],))[0], 20,
+                   what="the restarted broker to be unfenced")
+        _, _, back = metadata(rest[0])
+        for p, (leader, replicas, isr) in back["single"].items():
+            if replicas == [c]:
+                self.assertEqual(leader, c)
+
+    def test_a_paused_broker_is_fenced_and_unfenced_on_resume(self):
+        self.create("paused", 3, 3)
+        _, c, _ = metadata(self.live()[0])
+        n = next(i for i in self.cluster.nodes if i != c)
+        b = self.cluster.nodes[n]
+        b.signal(signal.SIGSTOP)
+        try:
+            other = next(x for i, x in self.cluster.nodes.items() if i != n)
+            _, _, parts = wait_until(
+                lambda: (lambda m: m if m and n not in m[0] else None)(try_metadata(other)),
+                30, interval=0.05, what="the paused broker to be fenced")
+            for p, (leader, _, isr) in parts["paused"].items():
+                self.assertNotEqual(leader, n)
+                self.assertNotIn(n, isr)
+        finally:
+            b.signal(signal.SIGCONT)
+        # The same process heartbeats again and is unfenced.
+        wait_until(lambda: n in (try_metadata(other) or ([],))[0], 20,
+                   what="the resumed broker to be unfenced")
+
+    def test_a_controlled_shutdown_moves_leaderships_before_exit(self):
+        self.create("handover", 6, 3)
+        _, c, before = metadata(self.live()[0])
+        n = next(i for i in self.cluster.nodes if i != c)
+        led = [p for p, (leader, _, _) in before["handover"].items() if leader == n]
+        self.assertTrue(led)
+        b = self.cluster.nodes[n]
+        start = time.monotonic()
+        b.stop()  # SIGTERM: asks to be fenced, waits for it, exits 0
+        took = time.monotonic() - start
+        self.assertIn("asking the controller to move this broker's leaderships", b.log())
+        # Right at exit, well before a session timeout, nothing is led there.
+        brokers, _, after = metadata(self.cluster.nodes[c])
+        self.assertNotIn(n, brokers)
+        for p in led:
+            self.assertNotEqual(after["handover"][p][0], n)
+        print("\n  SIGTERM of broker %d: %d leaderships moved, exited after %.2f s"
+              % (n, len(led), took))
+        self.assertLess(took, SESSION_MS / 1000)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,242 @@
+/* The controller's decisions (metadata/controller.h), applied to a real
+ * image: placement over live brokers, fencing and leader election from the
+ * ISR, unfencing, a restarted broker's claims, stale decisions. */
+#include <string.h>
+
+#include "common/rill_error.h"
+#include "metadata/controller.h"
+#include "metadata/image.h"
+#include "proto/kafka_errors.h"
+#include "tests/unit/unit.h"
+
+static const struct controller_config clean = {.unclean_leader_election = false};
+
+/* Applies every record of out, which must all apply. */
+static void apply_all(struct metadata_image *img, struct controller_out *out)
+{
+    ck_assert_int_eq(out->error, 0);
+    for (size_t i = 0; i < out->n; i++)
+        ck_assert_int_eq(metadata_image_apply(img, out->recs[i]), 0);
+    controller_out_free(out);
+    controller_out_init(out);
+}
+
+static void register_live(struct metadata_image *img, int32_t id)
+{
+    struct controller_out out;
+    controller_out_init(&out);
+    struct controller_registration reg = {.broker_id = id, .host = "127.0.0.1", .port = 9000 + id};
+    memset(reg.incarnation, id, 16);
+    ck_assert_int_eq(controller_register_broker(img, &clean, &reg, (int64_t)img->version + 1,
+                                                &out), 0);
+    apply_all(img, &out);
+    ck_assert(metadata_image_broker(img, id)->fenced);
+    ck_assert_int_eq(controller_heartbeat(img, &clean, id, metadata_image_broker(img, id)->epoch,
+                                          img->version, false, &out), 0);
+    ck_assert_uint_ge(out.n, 1);
+    apply_all(img, &out);
+    ck_assert(metadata_image_broker_live(img, id));
+    controller_out_free(&out);
+}
+
+static const struct metadata_topic *create(struct metadata_image *img, const char *name,
+                                           int32_t parts, int32_t rf, uint8_t seed)
+{
+    uint8_t id[16];
+    memset(id, seed, 16);
+    struct controller_topic_request req = {.name = name, .name_len = strlen(name),
+                                           .num_partitions = parts, .replication_factor = rf,
+                                           .id = id};
+    struct controller_out out;
+    controller_out_init(&out);
+    ck_assert_int_eq(controller_create_topic(img, &req, &out), 0);
+    apply_all(img, &out);
+    controller_out_free(&out);
+    return metadata_image_topic(img, name, strlen(name));
+}
+
+START_TEST(placement_spreads_replicas_and_leaders)
+{
+    struct metadata_image img;
+    ck_assert_int_eq(metadata_image_init(&img), 0);
+    for (int32_t id = 1; id <= 3; id++)
+        register_live(&img, id);
+    const struct metadata_topic *t = create(&img, "orders", 6, 3, 7);
+    ck_assert_ptr_nonnull(t);
+    int leads[4] = {0};
+    for (int32_t p = 0; p < 6; p++) {
+        const struct metadata_partition *mp = &t->partitions[p];
+        ck_assert_uint_eq(mp->nreplicas, 3);
+        ck_assert_uint_eq(mp->nisr, 3);
+        ck_assert_int_eq(mp->leader, mp->replicas[0]);
+        leads[mp->leader]++;
+        for (size_t i = 0; i < 3; i++)
+            for (size_t k = 0; k < i; k++)
+                ck_assert_int_ne(mp->replicas[i], mp->replicas[k]);
+    }
+    ck_assert_int_eq(leads[1], 2);
+    ck_assert_int_eq(leads[2], 2);
+    ck_assert_int_eq(leads[3], 2);
+    /* Four replicas over three brokers: refused, nothing proposed. */
+    uint8_t id[16];
+    memset(id, 9, 16);
+    struct controller_topic_request req = {.name = "wide", .name_len = 4, .num_partitions = 1,
+                                           .replication_factor = 4, .id = id};
+    struct controller_out out;
+    controller_out_init(&out);
+    ck_assert_int_eq(controller_create_topic(&img, &req, &out), 0);
+    ck_assert_int_eq(out.error, KAFKA_ERR_INVALID_REPLICATION_FACTOR);
+    ck_assert_uint_eq(out.n, 0);
+    controller_out_free(&out);
+    metadata_image_free(&img);
+}
+END_TEST
+
+START_TEST(fencing_moves_leaders_within_the_isr)
+{
+    struct metadata_image img;
+    ck_assert_int_eq(metadata_image_init(&img), 0);
+    for (int32_t id = 1; id <= 3; id++)
+        register_live(&img, id);
+    const struct metadata_topic *t = create(&img, "orders", 3, 3, 1);
+    const struct metadata_topic *single = create(&img, "solo", 1, 1, 2);
+    int32_t victim = t->partitions[0].leader;
+    int32_t solo_owner = single->partitions[0].replicas[0];
+    struct controller_out out;
+    controller_out_init(&out);
+    ck_assert_int_eq(controller_fence_broker(&img, &clean, victim, &out), 0);
+    apply_all(&img, &out);
+    ck_assert(!metadata_image_broker_live(&img, victim));
+    t = metadata_image_topic(&img, "orders", 6);
+    for (int32_t p = 0; p < 3; p++) {
+        const struct metadata_partition *mp = &t->partitions[p];
+        ck_assert_int_ne(mp->leader, victim);
+        ck_assert_int_ge(mp->leader, 1);
+        ck_assert_uint_eq(mp->nisr, 2);
+        ck_assert_int_eq(mp->partition_epoch, 1);
+        ck_assert_int_eq(mp->leader_epoch, p == 0 || mp->replicas[0] == victim ? 1 : 0);
+    }
+    single = metadata_image_topic(&img, "solo", 4);
+    if (solo_owner == victim) { /* the last ISR member stays, without a leader */
+        ck_assert_int_eq(single->partitions[0].leader, -1);
+        ck_assert_uint_eq(single->partitions[0].nisr, 1);
+    }
+    /* Nothing left to do; unfencing gives the leaderless partition back. */
+    ck_assert_int_eq(controller_reconcile(&img, &clean, &out), 0);
+    ck_assert_uint_eq(out.n, 0);
+    const struct metadata_broker *b = metadata_image_broker(&img, victim);
+    ck_assert_int_eq(controller_heartbeat(&img, &clean, victim, b->epoch, img.version, false,
+                                          &out), 0);
+    apply_all(&img, &out);
+    ck_assert(metadata_image_broker_live(&img, victim));
+    single = metadata_image_topic(&img, "solo", 4);
+    ck_assert_int_eq(single->partitions[0].leader, solo_owner);
+    controller_out_free(&out);
+    metadata_image_free(&img);
+}
+END_TEST
+
+START_TEST(stale_decisions_change_nothing)
+{
+    struct metadata_image img;
+    ck_assert_int_eq(metadata_image_init(&img), 0);
+    for (int32_t id = 1; id <= 3; id++)
+        register_live(&img, id);
+    create(&img, "orders", 1, 3, 1);
+    int32_t leader = metadata_image_topic(&img, "orders", 6)->partitions[0].leader;
+    int32_t other = leader % 3 + 1;
+    /* Two decisions on the same image: fence the leader, fence another. */
+    struct controller_out a, b;
+    controller_out_init(&a);
+    controller_out_init(&b);
+    ck_assert_int_eq(controller_fence_broker(&img, &clean, leader, &a), 0);
+    ck_assert_int_eq(controller_fence_broker(&img, &clean, other, &b), 0);
+    apply_all(&img, &a);
+    uint64_t version = img.version;
+    const struct metadata_partition *mp = &metadata_image_topic(&img, "orders", 6)->partitions[0];
+    int32_t epoch = mp->partition_epoch, new_leader = mp->leader;
+    apply_all(&img, &b); /* its partition change is stale: a no-op */
+    mp = &metadata_image_topic(&img, "orders", 6)->partitions[0];
+    ck_assert_int_eq(mp->partition_epoch, epoch);
+    ck_assert_int_eq(mp->leader, new_leader);
+    ck_assert_uint_gt(img.version, version);
+    /* The reconcile decision, taken on the newer image, finishes it. */
+    ck_assert_int_eq(controller_reconcile(&img, &clean, &a), 0);
+    apply_all(&img, &a);
+    mp = &metadata_image_topic(&img, "orders", 6)->partitions[0];
+    ck_assert(metadata_image_broker_live(&img, mp->leader));
+    ck_assert_uint_eq(mp->nisr, 1);
+    controller_out_free(&a);
+    controller_out_free(&b);
+    metadata_image_free(&img);
+}
+END_TEST
+
+START_TEST(a_new_incarnation_leaves_every_isr)
+{
+    struct metadata_image img;
+    ck_assert_int_eq(metadata_image_init(&img), 0);
+    for (int32_t id = 1; id <= 3; id++)
+        register_live(&img, id);
+    create(&img, "orders", 3, 3, 5);
+    struct controller_out out;
+    controller_out_init(&out);
+    struct controller_registration reg = {.broker_id = 2, .host = "127.0.0.1", .port = 9002};
+    memset(reg.incarnation, 0x42, 16); /* a restarted process */
+    ck_assert_int_eq(controller_register_broker(&img, &clean, &reg, (int64_t)img.version + 1,
+                                                &out), 0);
+    apply_all(&img, &out);
+    const struct metadata_topic *t = metadata_image_topic(&img, "orders", 6);
+    for (int32_t p = 0; p < 3; p++) {
+        const struct metadata_partition *mp = &t->partitions[p];
+        ck_assert_int_ne(mp->leader, 2);
+        for (size_t i = 0; i < mp->nisr; i++)
+            ck_assert_int_ne(mp->isr[i], 2);
+    }
+    /* A heartbeat of the old epoch does nothing. */
+    ck_assert_int_eq(controller_heartbeat(&img, &clean, 2, 1, img.version, false, &out), 0);
+    ck_assert_uint_eq(out.n, 0);
+    controller_out_free(&out);
+    metadata_image_free(&img);
+}
+END_TEST
+
+START_TEST(sessions_expire_and_fence)
+{
+    struct metadata_image img;
+    ck_assert_int_eq(metadata_image_init(&img), 0);
+    for (int32_t id = 1; id <= 2; id++)
+        register_live(&img, id);
+    struct controller_sessions ss;
+    controller_sessions_init(&ss, 1000);
+    ck_assert_int_eq(controller_sessions_reset(&ss, &img, 0), 0);
+    ck_assert_int_eq(controller_sessions_expired(&ss, &img, 999), -1);
+    ck_assert_int_eq(controller_sessions_heartbeat(&ss, 2, metadata_image_broker(&img, 2)->epoch,
+                                                   img.version, false, 900), 0);
+    ck_assert_int_eq(controller_sessions_expired(&ss, &img, 1000), 1);
+    struct controller_out out;
+    controller_out_init(&out);
+    ck_assert_int_eq(controller_sessions_decide(&ss, &img, &clean, 1000, &out), 0);
+    ck_assert_uint_ge(out.n, 1);
+    ck_assert_int_eq(out.recs[0]->record_case,
+                     RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER);
+    apply_all(&img, &out);
+    ck_assert_int_eq(controller_sessions_expired(&ss, &img, 1500), -1);
+    controller_out_free(&out);
+    controller_sessions_free(&ss);
+    metadata_image_free(&img);
+}
+END_TEST
+
+Suite *suite_controller(void)
+{
+    Suite *s = suite_create("controller");
+    TCase *tc = tcase_create("decisions");
+    tcase_add_test(tc, placement_spreads_replicas_and_leaders);
+    tcase_add_test(tc, fencing_moves_leaders_within_the_isr);
+    tcase_add_test(tc, stale_decisions_change_nothing);
+    tcase_add_test(tc, a_new_incarnation_leaves_every_isr);
+    tcase_add_test(tc, sessions_expire_and_fence);
+    suite_add_tcase(s, tc);
+    return s;
+}
