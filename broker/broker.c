@@ -209,6 +209,7 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
     group_coordinator_tick(b->groups, now);
     registration_tick(b);
     controller_driver_tick(b->controller);
+    producer_ids_tick(b, now);
 }
 
 /* The image listener that opens the client listener the first time this
@@ -490,6 +491,7 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     if (rc != 0)
         return rc;
     metadata_log_listen(b->mlog, broker_follow_standing, b);
+    metadata_log_listen(b->mlog, producer_ids_follow_image, b);
     registration_tick(b);
 
     b->ev_retention = broker_timer(b, broker_on_retention, b->cfg.log_retention_check_interval_ms);

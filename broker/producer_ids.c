@@ -3,7 +3,10 @@
 #include <stdlib.h>
 
 #include "broker/broker.h"
+#include "broker/quorum/controller_driver.h"
 #include "broker/quorum/metadata_log.h"
+#include "common/clock.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/rill_error.h"
 
@@ -14,9 +17,12 @@ struct producer_ids_waiter {
 };
 
 struct producer_ids {
-    int64_t next;           /* next id to hand out */
-    int64_t end;            /* end of the usable block */
-    int64_t requested_end;  /* the block end proposed, or -1 */
+    int64_t next;            /* next id to hand out */
+    int64_t end;             /* end of the usable block */
+    bool requested;          /* a block was asked for and not yet granted */
+    int64_t next_at_request; /* the image's next_producer_id when asked */
+    int64_t sent_ms;         /* when the request last went out */
+    int64_t waiting_since_ms;
     struct producer_ids_waiter *waiters;
 };
 
@@ -25,7 +31,6 @@ int producer_ids_create(struct producer_ids **out)
     struct producer_ids *pids = calloc(1, sizeof(*pids));
     if (pids == NULL)
         return RILL_ERR_NOMEM;
-    pids->requested_end = -1;
     *out = pids;
     return RILL_OK;
 }
@@ -50,29 +55,51 @@ void producer_ids_free(struct producer_ids *pids)
     free(pids);
 }
 
-static void producer_ids_applied(void *ctx, int rc)
+static void producer_ids_send(struct broker *b)
+{
+    struct producer_ids *pids = b->pids;
+    pids->sent_ms = clock_mono_ms();
+    const struct metadata_broker *me =
+        metadata_image_broker(metadata_log_image(b->mlog), b->cfg.node_id);
+    int64_t epoch = me != NULL ? me->epoch : -1;
+    int32_t leader = metadata_log_leader(b->mlog);
+    if (leader == b->cfg.node_id)
+        controller_driver_on_producer_ids(b->controller, b->cfg.node_id, epoch);
+    else if (leader >= 0)
+        metadata_log_send_producer_ids(b->mlog, leader, b->cfg.node_id, epoch);
+}
+
+void producer_ids_follow_image(void *ctx, const struct metadata_image *image)
 {
     struct broker *b = ctx;
     struct producer_ids *pids = b->pids;
-    /* The block is ours if the image's last reservation is the one we
-     * proposed; someone else's (or none) sends the waiters round again. */
-    const struct metadata_image *image = metadata_log_image(b->mlog);
-    if (rc == 0 && pids->requested_end >= 0 && image->producer_ids_broker == b->cfg.node_id &&
-        image->next_producer_id == pids->requested_end) {
-        pids->next = pids->requested_end - PRODUCER_ID_BLOCK;
-        pids->end = pids->requested_end;
-        log_info("producer-ids", "reserved producer ids %lld..%lld", (long long)pids->next,
-                 (long long)(pids->end - 1));
-    }
-    pids->requested_end = -1;
-    if (rc != 0 || pids->next >= pids->end) {
-        /* Not written, or applied for someone else first: the waiters try
-         * again (and propose again if still empty). */
-        pids->requested_end = -1;
-        producer_ids_wake(pids, rc != 0 ? rc : 0);
+    if (!pids->requested || image->producer_ids_broker != b->cfg.node_id ||
+        image->next_producer_id == pids->next_at_request)
         return;
-    }
+    /* The last block granted is ours, and granted since we asked. */
+    pids->requested = false;
+    pids->next = image->next_producer_id - PRODUCER_ID_BLOCK;
+    pids->end = image->next_producer_id;
+    log_info("producer-ids", "reserved producer ids %lld..%lld", (long long)pids->next,
+             (long long)(pids->end - 1));
     producer_ids_wake(pids, 0);
+}
+
+void producer_ids_tick(struct broker *b, int64_t now_ms)
+{
+    struct producer_ids *pids = b->pids;
+    if (!pids->requested)
+        return;
+    if (pids->waiters != NULL && now_ms - pids->waiting_since_ms >= LIMIT_PRODUCER_IDS_WAIT_MS) {
+        log_warn("producer-ids", "no producer-id block from the controller within %d ms",
+                 LIMIT_PRODUCER_IDS_WAIT_MS);
+        producer_ids_wake(pids, RILL_ERR_AGAIN);
+    }
+    if (now_ms - pids->sent_ms >= LIMIT_PRODUCER_IDS_RETRY_MS) {
+        /* Another broker's block may have been granted meanwhile. */
+        pids->next_at_request = metadata_log_image(b->mlog)->next_producer_id;
+        producer_ids_send(b);
+    }
 }
 
 bool producer_ids_take(struct broker *b, int64_t *id, void (*fn)(void *ctx, int error),
@@ -88,25 +115,16 @@ bool producer_ids_take(struct broker *b, int64_t *id, void (*fn)(void *ctx, int 
         fn(ctx, RILL_ERR_NOMEM);
         return false;
     }
+    if (pids->waiters == NULL)
+        pids->waiting_since_ms = clock_mono_ms();
     w->fn = fn;
     w->ctx = ctx;
     w->next = pids->waiters;
     pids->waiters = w;
-    if (pids->requested_end >= 0)
+    if (pids->requested)
         return false; /* a block is on its way */
-    const struct metadata_image *image = metadata_log_image(b->mlog);
-    Rill__Metadata__ProducerIdsRecord r = RILL__METADATA__PRODUCER_IDS_RECORD__INIT;
-    r.broker_id = b->cfg.node_id;
-    r.next_producer_id = image->next_producer_id + PRODUCER_ID_BLOCK;
-    Rill__Metadata__MetadataRecord rec = RILL__METADATA__METADATA_RECORD__INIT;
-    rec.record_case = RILL__METADATA__METADATA_RECORD__RECORD_PRODUCER_IDS;
-    rec.producer_ids = &r;
-    Rill__Metadata__MetadataRecord *recs[] = {&rec};
-    pids->requested_end = r.next_producer_id;
-    int rc = metadata_log_propose(b->mlog, recs, 1, producer_ids_applied, b);
-    if (rc != 0) {
-        pids->requested_end = -1;
-        producer_ids_wake(pids, rc);
-    }
+    pids->requested = true;
+    pids->next_at_request = metadata_log_image(b->mlog)->next_producer_id;
+    producer_ids_send(b);
     return false;
 }

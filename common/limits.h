@@ -124,6 +124,16 @@
  * it (registration.h). */
 #define LIMIT_REGISTRATION_RETRY_MS 500
 
+/* How often a broker asks the controller again for a producer-id block,
+ * and how long InitProducerId waits for one before the client is told to
+ * retry (producer_ids.h). */
+#define LIMIT_PRODUCER_IDS_RETRY_MS 1000
+#define LIMIT_PRODUCER_IDS_WAIT_MS 5000
+
+/* Brokers whose producer-id requests the controller holds at once (one
+ * each; a broker asks again when its request was dropped). */
+#define LIMIT_PRODUCER_IDS_QUEUE 64
+
 /* Brokers registered in one cluster; bounds the image's broker table and
  * the controller's placement arrays (on the stack). */
 #define LIMIT_BROKERS 1024

@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/producer_ids.h"
 #include "broker/quorum/metadata_log.h"
 #include "broker/quorum/raft_wire.h"
 #include "common/clock.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/rill_error.h"
 #include "metadata/controller.h"
@@ -17,6 +19,9 @@ struct controller_driver {
     struct controller_sessions sessions;
     bool active;   /* this node was the active controller at the last look */
     bool deciding; /* a liveness decision is proposed and not yet applied */
+    int32_t pids_queue[LIMIT_PRODUCER_IDS_QUEUE]; /* brokers waiting for a block */
+    size_t pids_queued;
+    bool pids_granting; /* the first one's block is proposed */
 };
 
 int controller_driver_open(struct broker *b, struct controller_driver **out)
@@ -50,6 +55,10 @@ static bool controller_driver_check_active(struct controller_driver *cd)
             return false; /* no memory: try at the next tick */
         log_info("controller", "node %d is the active controller; %zu brokers registered",
                  cd->broker->cfg.node_id, image->nbrokers);
+    }
+    if (!active) { /* a later controller serves the brokers that ask again */
+        cd->pids_queued = 0;
+        cd->pids_granting = false;
     }
     cd->active = active;
     return active;
@@ -158,4 +167,56 @@ void controller_driver_on_heartbeat(struct controller_driver *cd,
         return;
     /* An unfence (or a requested fence) need not wait for the tick. */
     controller_driver_decide(cd);
+}
+
+static void controller_driver_grant_next(struct controller_driver *cd);
+
+static void controller_driver_granted(void *ctx, int rc)
+{
+    struct controller_driver *cd = ctx;
+    if (!cd->pids_granting)
+        return; /* the queue was dropped with the leadership */
+    cd->pids_granting = false;
+    if (rc == 0 && cd->pids_queued > 0) {
+        cd->pids_queued--;
+        memmove(&cd->pids_queue[0], &cd->pids_queue[1],
+                cd->pids_queued * sizeof(cd->pids_queue[0]));
+    }
+    controller_driver_grant_next(cd);
+}
+
+static void controller_driver_grant_next(struct controller_driver *cd)
+{
+    if (cd->pids_granting || cd->pids_queued == 0 || !controller_driver_check_active(cd))
+        return;
+    struct controller_out out;
+    controller_out_init(&out);
+    int rc = controller_reserve_producer_ids(metadata_log_image(cd->broker->mlog),
+                                             cd->pids_queue[0], PRODUCER_ID_BLOCK, &out);
+    if (rc == 0 && out.error == 0) {
+        rc = metadata_log_propose(cd->broker->mlog, out.recs, out.n, controller_driver_granted,
+                                  cd);
+        cd->pids_granting = rc == 0;
+    } else if (rc == 0) {
+        log_error("controller", "cannot reserve producer ids: %s", out.message);
+    }
+    controller_out_free(&out);
+}
+
+void controller_driver_on_producer_ids(struct controller_driver *cd, int32_t broker_id,
+                                       int64_t broker_epoch)
+{
+    if (!controller_driver_check_active(cd))
+        return;
+    const struct metadata_broker *b =
+        metadata_image_broker(metadata_log_image(cd->broker->mlog), broker_id);
+    if (b == NULL || b->epoch != broker_epoch)
+        return; /* registered brokers only; it asks again once registered */
+    for (size_t i = 0; i < cd->pids_queued; i++)
+        if (cd->pids_queue[i] == broker_id)
+            return; /* already waiting */
+    if (cd->pids_queued == LIMIT_PRODUCER_IDS_QUEUE)
+        return;
+    cd->pids_queue[cd->pids_queued++] = broker_id;
+    controller_driver_grant_next(cd);
 }

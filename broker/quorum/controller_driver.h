@@ -14,6 +14,8 @@
 #ifndef RILL_BROKER_QUORUM_CONTROLLER_DRIVER_H
 #define RILL_BROKER_QUORUM_CONTROLLER_DRIVER_H
 
+#include <stdint.h>
+
 struct broker;
 struct controller_driver;
 struct raft_wire_registration;
@@ -30,5 +32,10 @@ void controller_driver_on_registration(struct controller_driver *cd,
                                        const struct raft_wire_registration *reg);
 void controller_driver_on_heartbeat(struct controller_driver *cd,
                                     const struct raft_wire_heartbeat *hb);
+/* A broker asks for a producer-id block. Requests are queued (one per
+ * broker) and granted one at a time, each decided on the image the one
+ * before it made, so that no two brokers get the same block. */
+void controller_driver_on_producer_ids(struct controller_driver *cd, int32_t broker_id,
+                                       int64_t broker_epoch);
 
 #endif

@@ -228,6 +228,10 @@ static int32_t metadata_on_frame(void *ctx, const uint8_t *body, size_t len)
     } else if (d.kind == RAFT_WIRE_HEARTBEAT) {
         if (d.heartbeat.broker_id == from)
             controller_driver_on_heartbeat(ml->broker->controller, &d.heartbeat);
+    } else if (d.kind == RAFT_WIRE_PRODUCER_IDS) {
+        if (d.producer_ids.broker_id == from)
+            controller_driver_on_producer_ids(ml->broker->controller, from,
+                                              d.producer_ids.broker_epoch);
     } else if (d.kind == RAFT_WIRE_TOPIC_CREATION) {
         topics_create_forwarded(ml->broker, &d.topic_creation);
     } else if (d.msg.to == ml->broker->cfg.node_id && ml->quorum != NULL) {
@@ -444,41 +448,54 @@ bool metadata_log_controller_active(const struct metadata_log *ml)
     return st.role == RAFT_LEADER && ml->applied_term == st.term && st.applied == st.commit;
 }
 
+/* Sends a frame that encode() made (0 or a RILL_ERR_*; a failure is a
+ * message lost, as on a network that drops it). */
+static void metadata_log_send_frame(struct metadata_log *ml, int32_t to, int rc, uint8_t *frame,
+                                    size_t len)
+{
+    if (rc == 0 && ml->rpc != NULL)
+        rpc_send(ml->rpc, to, frame, len);
+    if (rc == 0)
+        free(frame);
+}
+
 void metadata_log_send_registration(struct metadata_log *ml, int32_t to,
                                     const struct raft_wire_registration *reg)
 {
-    uint8_t *frame;
-    size_t len;
-    if (ml->rpc == NULL || raft_wire_encode_registration(ml->broker->cluster_id,
-                                                         ml->broker->cfg.node_id, reg, &frame,
-                                                         &len) != 0)
-        return;
-    rpc_send(ml->rpc, to, frame, len);
-    free(frame);
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = raft_wire_encode_registration(ml->broker->cluster_id, ml->broker->cfg.node_id, reg,
+                                           &frame, &len);
+    metadata_log_send_frame(ml, to, rc, frame, len);
 }
 
 void metadata_log_send_heartbeat(struct metadata_log *ml, int32_t to,
                                  const struct raft_wire_heartbeat *hb)
 {
-    uint8_t *frame;
-    size_t len;
-    if (ml->rpc == NULL || raft_wire_encode_heartbeat(ml->broker->cluster_id,
-                                                      ml->broker->cfg.node_id, hb, &frame,
-                                                      &len) != 0)
-        return;
-    rpc_send(ml->rpc, to, frame, len);
-    free(frame);
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = raft_wire_encode_heartbeat(ml->broker->cluster_id, ml->broker->cfg.node_id, hb,
+                                        &frame, &len);
+    metadata_log_send_frame(ml, to, rc, frame, len);
+}
+
+void metadata_log_send_producer_ids(struct metadata_log *ml, int32_t to, int32_t broker_id,
+                                    int64_t broker_epoch)
+{
+    struct raft_wire_producer_ids pr = {broker_id, broker_epoch};
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = raft_wire_encode_producer_ids(ml->broker->cluster_id, ml->broker->cfg.node_id, &pr,
+                                           &frame, &len);
+    metadata_log_send_frame(ml, to, rc, frame, len);
 }
 
 void metadata_log_send_topic_creation(struct metadata_log *ml, int32_t to,
                                       const struct raft_wire_topic_creation *tc)
 {
-    uint8_t *frame;
-    size_t len;
-    if (ml->rpc == NULL || raft_wire_encode_topic_creation(ml->broker->cluster_id,
-                                                           ml->broker->cfg.node_id, tc, &frame,
-                                                           &len) != 0)
-        return;
-    rpc_send(ml->rpc, to, frame, len);
-    free(frame);
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = raft_wire_encode_topic_creation(ml->broker->cluster_id, ml->broker->cfg.node_id, tc,
+                                             &frame, &len);
+    metadata_log_send_frame(ml, to, rc, frame, len);
 }

@@ -70,6 +70,9 @@ struct raft_wire_heartbeat;
 /* Sends a heartbeat to node `to` (the controller). */
 void metadata_log_send_heartbeat(struct metadata_log *ml, int32_t to,
                                  const struct raft_wire_heartbeat *hb);
+/* Asks node `to` (the controller) for a producer-id block. */
+void metadata_log_send_producer_ids(struct metadata_log *ml, int32_t to, int32_t broker_id,
+                                    int64_t broker_epoch);
 /* True on the active controller: the Raft leader, once it has applied an
  * entry of its own term and everything committed, so that its image holds
  * every decision of earlier controllers. */

@@ -154,6 +154,21 @@ int raft_wire_encode_heartbeat(const char *cluster_id, int32_t from,
     return raft_wire_pack(&env, out, len);
 }
 
+int raft_wire_encode_producer_ids(const char *cluster_id, int32_t from,
+                                  const struct raft_wire_producer_ids *pr, uint8_t **out,
+                                  size_t *len)
+{
+    Rill__Rpc__ProducerIdsRequest r = RILL__RPC__PRODUCER_IDS_REQUEST__INIT;
+    r.broker_id = pr->broker_id;
+    r.broker_epoch = pr->broker_epoch;
+    Rill__Rpc__RpcEnvelope env = RILL__RPC__RPC_ENVELOPE__INIT;
+    env.cluster_id = (char *)cluster_id;
+    env.from_node = from;
+    env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_PRODUCER_IDS;
+    env.producer_ids = &r;
+    return raft_wire_pack(&env, out, len);
+}
+
 int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
                      struct raft_wire_decoded *out)
 {
@@ -194,6 +209,15 @@ int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
         out->heartbeat.broker_epoch = h->broker_epoch;
         out->heartbeat.metadata_version = h->metadata_version;
         out->heartbeat.want_fence = h->has_want_fence && h->want_fence;
+        out->envelope = env;
+        return RILL_OK;
+    }
+    if (env->body_case == RILL__RPC__RPC_ENVELOPE__BODY_PRODUCER_IDS) {
+        if (env->producer_ids->broker_id < 0)
+            goto fail;
+        out->kind = RAFT_WIRE_PRODUCER_IDS;
+        out->producer_ids.broker_id = env->producer_ids->broker_id;
+        out->producer_ids.broker_epoch = env->producer_ids->broker_epoch;
         out->envelope = env;
         return RILL_OK;
     }

@@ -52,7 +52,14 @@ enum raft_wire_kind {
     RAFT_WIRE_RAFT = 1,
     RAFT_WIRE_REGISTRATION = 2,
     RAFT_WIRE_TOPIC_CREATION = 3,
-    RAFT_WIRE_HEARTBEAT = 4
+    RAFT_WIRE_HEARTBEAT = 4,
+    RAFT_WIRE_PRODUCER_IDS = 5
+};
+
+/* A request for a producer-id block. */
+struct raft_wire_producer_ids {
+    int32_t broker_id;
+    int64_t broker_epoch;
 };
 
 /* A decoded frame: msg (or registration) points into storage owned by the
@@ -64,6 +71,7 @@ struct raft_wire_decoded {
     struct raft_wire_registration registration;
     struct raft_wire_topic_creation topic_creation;
     struct raft_wire_heartbeat heartbeat;
+    struct raft_wire_producer_ids producer_ids;
     void *envelope;
     struct raft_entry *entries;
 };
@@ -81,6 +89,11 @@ int raft_wire_encode_registration(const char *cluster_id, int32_t from,
 /* Encodes a heartbeat from node `from` as one frame. */
 int raft_wire_encode_heartbeat(const char *cluster_id, int32_t from,
                                const struct raft_wire_heartbeat *hb, uint8_t **out, size_t *len);
+
+/* Encodes a producer-id block request from node `from` as one frame. */
+int raft_wire_encode_producer_ids(const char *cluster_id, int32_t from,
+                                  const struct raft_wire_producer_ids *pr, uint8_t **out,
+                                  size_t *len);
 
 /* Decodes one frame body (without the prefix). Returns 0, RILL_ERR_PARSE
  * (malformed or not a Raft message), or RILL_ERR_MISMATCH (another

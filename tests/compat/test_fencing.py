@@ -148,6 +148,31 @@ class Fencing(unittest.TestCase):
         wait_until(lambda: n in (try_metadata(other) or ([],))[0], 20,
                    what="the resumed broker to be unfenced")
 
+    def test_producer_ids_come_from_the_controller_to_every_broker(self):
+        """InitProducerId on any broker: each asks the controller for a block
+        of ids, so ids are distinct across brokers; librdkafka's idempotent
+        producer works through a broker that is not the controller."""
+        import struct
+        from kwire import RawClient
+        ids = []
+        for b in self.live():
+            with RawClient(b.port) as c:
+                for _ in range(3):
+                    c.send(22, 0, struct.pack(">hi", -1, 60000))  # no transactional id
+                    _, p = c.recv()
+                    _, err, pid, epoch = struct.unpack(">ihqh", p)
+                    self.assertEqual((err, epoch), (0, 0))
+                    ids.append(pid)
+        self.assertEqual(len(set(ids)), 9, ids)
+        self.assertEqual(len({pid // 1000 for pid in ids}), 3, "one block per broker")
+        self.create("idempotent", 3, 1)
+        _, c, _ = metadata(self.live()[0])
+        follower = next(b for i, b in self.cluster.nodes.items() if i != c)
+        prod = Producer({"bootstrap.servers": follower.bootstrap, "enable.idempotence": True})
+        for i in range(300):
+            prod.produce("idempotent", b"%d" % i, partition=i % 3)
+        self.assertEqual(prod.flush(20), 0)
+
     def test_a_controlled_shutdown_moves_leaderships_before_exit(self):
         self.create("handover", 6, 3)
         _, c, before = metadata(self.live()[0])

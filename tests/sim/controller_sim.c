@@ -191,8 +191,8 @@ static bool has_id(const int32_t *ids, size_t n, int32_t id)
 }
 
 /* The partition a PartitionChangeRecord names, or NULL. */
-static const struct metadata_partition *change_target(const struct metadata_image *img,
-                                                      const Rill__Metadata__PartitionChangeRecord *c)
+static const struct metadata_partition *
+change_target(const struct metadata_image *img, const Rill__Metadata__PartitionChangeRecord *c)
 {
     if (c->topic_id.len != 16)
         return NULL;
@@ -234,7 +234,8 @@ static bool sim_apply_record(struct sim *s, struct sim_node *n, const uint8_t *b
     int rc = metadata_image_apply(&n->image, rec);
     bool ok = true;
     if (n->id == 1) {
-        sim_stats.fences += rec->record_case == RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER;
+        sim_stats.fences +=
+            rec->record_case == RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER;
         sim_stats.unfences +=
             rec->record_case == RILL__METADATA__METADATA_RECORD__RECORD_UNFENCE_BROKER;
         sim_stats.topics += rec->record_case == RILL__METADATA__METADATA_RECORD__RECORD_TOPIC;
