@@ -18,6 +18,7 @@
 #include "broker/partition.h"
 #include "broker/producer_ids.h"
 #include "broker/quorum/controller_driver.h"
+#include "broker/quorum/forwarding.h"
 #include "broker/quorum/registration.h"
 #include "broker/request.h"
 #include "broker/topics.h"
@@ -210,6 +211,7 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
     registration_tick(b);
     controller_driver_tick(b->controller);
     producer_ids_tick(b, now);
+    forwarding_tick(b, now);
 }
 
 /* The image listener that opens the client listener the first time this
@@ -469,6 +471,8 @@ int broker_start(struct broker *b, struct broker_config *cfg)
         rc = producer_ids_create(&b->pids);
     if (rc == 0)
         rc = controller_driver_open(b, &b->controller);
+    if (rc == 0)
+        rc = forwarding_create(&b->forwarding);
     if (rc != 0)
         return rc;
     /* A new incarnation for every process start: the controller tells a
@@ -492,6 +496,7 @@ int broker_start(struct broker *b, struct broker_config *cfg)
         return rc;
     metadata_log_listen(b->mlog, broker_follow_standing, b);
     metadata_log_listen(b->mlog, producer_ids_follow_image, b);
+    metadata_log_listen(b->mlog, forwarding_follow_image, b);
     registration_tick(b);
 
     b->ev_retention = broker_timer(b, broker_on_retention, b->cfg.log_retention_check_interval_ms);
@@ -537,6 +542,8 @@ void broker_free(struct broker *b)
     while (b->conns != NULL)
         conn_close(b->conns, "broker shutting down");
     request_cancel_parked(b); /* long-polls that wait on nothing but their timer */
+    forwarding_free(b->forwarding); /* relayed requests: their clients are gone */
+    b->forwarding = NULL;
     metadata_log_abort_pending(b->mlog);
     producer_ids_free(b->pids);
     b->pids = NULL;

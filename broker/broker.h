@@ -86,6 +86,7 @@ struct broker {
     struct group_coordinator *groups;
     struct producer_ids *pids;
     struct controller_driver *controller; /* acts while this node leads the quorum */
+    struct forwarding *forwarding;  /* admin requests relayed to the controller */
 
     struct event *ev_flush_pass;    /* low priority: runs after this iteration's IO */
     struct event *ev_storage[2];    /* storage worker notifications */

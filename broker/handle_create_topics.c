@@ -5,6 +5,7 @@
 
 #include "broker/api_table.h"
 #include "broker/broker.h"
+#include "broker/quorum/forwarding.h"
 #include "broker/quorum/metadata_log.h"
 #include "broker/request.h"
 #include "broker/topics.h"
@@ -51,6 +52,8 @@ static void create_topics_answer(void *ctx)
 
 void handle_create_topics(struct request *req)
 {
+    if (forwarding_forward(req->broker, req))
+        return; /* the controller answers */
     const struct kafka_create_topics_request *body = req->body;
     struct create_topics_state *st = arena_alloc(&req->arena, sizeof(*st));
     int32_t n = body->Topics.count < 0 ? 0 : body->Topics.count;

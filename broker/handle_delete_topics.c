@@ -2,6 +2,7 @@
  * files are deleted in the background once the removal is applied. */
 #include "broker/api_table.h"
 #include "broker/broker.h"
+#include "broker/quorum/forwarding.h"
 #include "broker/request.h"
 #include "broker/topics.h"
 
@@ -34,6 +35,8 @@ static void delete_topics_answer(void *ctx)
 
 void handle_delete_topics(struct request *req)
 {
+    if (forwarding_forward(req->broker, req))
+        return; /* the controller answers */
     const struct kafka_delete_topics_request *body = req->body;
     struct delete_topics_state *st = arena_alloc(&req->arena, sizeof(*st));
     int32_t n = body->TopicNames.count < 0 ? 0 : body->TopicNames.count;

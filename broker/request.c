@@ -138,6 +138,29 @@ void request_done(struct request *req)
             conn_close_after_flush(req->conn);
     }
     req->done = true;
+    if (req->on_answer != NULL) {
+        if (req->no_response)
+            req->out.len = 0;
+        req->on_answer(req);
+    }
+    if (req->conn == NULL) {
+        request_free(req);
+        return;
+    }
+    conn_flush(req->conn);
+}
+
+void request_done_raw(struct request *req, const uint8_t *frame, size_t len)
+{
+    req->out.len = 0;
+    kafka_write_raw(&req->out, frame, len);
+    if (req->out.err) {
+        log_error("request", "cannot hold a relayed %s answer (out of memory)", req->api->name);
+        req->no_response = true;
+        if (req->conn != NULL)
+            conn_close_after_flush(req->conn);
+    }
+    req->done = true;
     if (req->conn == NULL) {
         request_free(req);
         return;
@@ -149,6 +172,10 @@ void request_drop(struct request *req, bool close)
 {
     req->no_response = true;
     req->done = true;
+    if (req->on_answer != NULL) {
+        req->out.len = 0;
+        req->on_answer(req);
+    }
     if (req->conn == NULL) {
         request_free(req);
         return;

@@ -56,6 +56,13 @@ struct request {
     struct request *parked_prev, *parked_next;
     void (*cancel)(struct request *req);
     void *handler_state;           /* for handlers that wait */
+    /* Relayed from another broker (forwarding.h): never relayed again, and
+     * answered through on_answer (req->out holds the encoded answer, empty
+     * when there is none) instead of a connection. */
+    bool forwarded;
+    void (*on_answer)(struct request *req);
+    uint64_t forward_id;
+    int32_t forward_from;
 };
 
 /* Allocates a response struct of the API's response type, set to the
@@ -69,6 +76,10 @@ void request_fail(struct request *req, int16_t error);
 /* Encodes req->response and hands the answer to the connection (or frees
  * the request if the connection is gone). */
 void request_done(struct request *req);
+
+/* Answers with an encoded frame made elsewhere (size prefix, header and
+ * body: the controller's answer to a relayed request). */
+void request_done_raw(struct request *req, const uint8_t *frame, size_t len);
 
 /* Completes the request without an answer (Produce with acks=0). With
  * close set, the connection is closed once earlier answers are sent: how

@@ -130,6 +130,11 @@
 #define LIMIT_PRODUCER_IDS_RETRY_MS 1000
 #define LIMIT_PRODUCER_IDS_WAIT_MS 5000
 
+/* How long a broker waits for the controller's answer to a relayed admin
+ * request before it answers NOT_CONTROLLER itself (forwarding.h); below
+ * the 30 s request timeout of Kafka's admin clients. */
+#define LIMIT_FORWARD_TIMEOUT_MS 15000
+
 /* Brokers whose producer-id requests the controller holds at once (one
  * each; a broker asks again when its request was dropped). */
 #define LIMIT_PRODUCER_IDS_QUEUE 64

@@ -10,6 +10,7 @@
 #include "broker/quorum/quorum.h"
 #include "broker/quorum/raft_wire.h"
 #include "broker/quorum/controller_driver.h"
+#include "broker/quorum/forwarding.h"
 #include "broker/topics.h"
 #include "common/assert.h"
 #include "common/checked.h"
@@ -228,6 +229,12 @@ static int32_t metadata_on_frame(void *ctx, const uint8_t *body, size_t len)
     } else if (d.kind == RAFT_WIRE_HEARTBEAT) {
         if (d.heartbeat.broker_id == from)
             controller_driver_on_heartbeat(ml->broker->controller, &d.heartbeat);
+    } else if (d.kind == RAFT_WIRE_FORWARDED_REQUEST) {
+        forwarding_on_request(ml->broker, from, d.forwarded.id, d.forwarded.bytes,
+                              d.forwarded.len);
+    } else if (d.kind == RAFT_WIRE_FORWARDED_RESPONSE) {
+        forwarding_on_response(ml->broker, from, d.forwarded.id, d.forwarded.bytes,
+                               d.forwarded.len, d.forwarded.metadata_version);
     } else if (d.kind == RAFT_WIRE_PRODUCER_IDS) {
         if (d.producer_ids.broker_id == from)
             controller_driver_on_producer_ids(ml->broker->controller, from,
@@ -497,5 +504,15 @@ void metadata_log_send_topic_creation(struct metadata_log *ml, int32_t to,
     size_t len = 0;
     int rc = raft_wire_encode_topic_creation(ml->broker->cluster_id, ml->broker->cfg.node_id, tc,
                                              &frame, &len);
+    metadata_log_send_frame(ml, to, rc, frame, len);
+}
+
+void metadata_log_send_forwarded(struct metadata_log *ml, int32_t to, bool response,
+                                 const struct raft_wire_forwarded *fw)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = raft_wire_encode_forwarded(ml->broker->cluster_id, ml->broker->cfg.node_id, response,
+                                        fw, &frame, &len);
     metadata_log_send_frame(ml, to, rc, frame, len);
 }

@@ -73,6 +73,10 @@ void metadata_log_send_heartbeat(struct metadata_log *ml, int32_t to,
 /* Asks node `to` (the controller) for a producer-id block. */
 void metadata_log_send_producer_ids(struct metadata_log *ml, int32_t to, int32_t broker_id,
                                     int64_t broker_epoch);
+struct raft_wire_forwarded;
+/* Sends a relayed request (response false) or its answer to node `to`. */
+void metadata_log_send_forwarded(struct metadata_log *ml, int32_t to, bool response,
+                                 const struct raft_wire_forwarded *fw);
 /* True on the active controller: the Raft leader, once it has applied an
  * entry of its own term and everything committed, so that its image holds
  * every decision of earlier controllers. */

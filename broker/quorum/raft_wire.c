@@ -169,6 +169,31 @@ int raft_wire_encode_producer_ids(const char *cluster_id, int32_t from,
     return raft_wire_pack(&env, out, len);
 }
 
+int raft_wire_encode_forwarded(const char *cluster_id, int32_t from, bool response,
+                               const struct raft_wire_forwarded *fw, uint8_t **out, size_t *len)
+{
+    Rill__Rpc__ForwardedRequest rq = RILL__RPC__FORWARDED_REQUEST__INIT;
+    Rill__Rpc__ForwardedResponse rs = RILL__RPC__FORWARDED_RESPONSE__INIT;
+    Rill__Rpc__RpcEnvelope env = RILL__RPC__RPC_ENVELOPE__INIT;
+    env.cluster_id = (char *)cluster_id;
+    env.from_node = from;
+    if (response) {
+        rs.id = fw->id;
+        rs.answer.data = (uint8_t *)fw->bytes;
+        rs.answer.len = fw->len;
+        rs.metadata_version = fw->metadata_version;
+        env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_FORWARDED_RESPONSE;
+        env.forwarded_response = &rs;
+    } else {
+        rq.id = fw->id;
+        rq.frame.data = (uint8_t *)fw->bytes;
+        rq.frame.len = fw->len;
+        env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_FORWARDED_REQUEST;
+        env.forwarded_request = &rq;
+    }
+    return raft_wire_pack(&env, out, len);
+}
+
 int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
                      struct raft_wire_decoded *out)
 {
@@ -209,6 +234,23 @@ int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
         out->heartbeat.broker_epoch = h->broker_epoch;
         out->heartbeat.metadata_version = h->metadata_version;
         out->heartbeat.want_fence = h->has_want_fence && h->want_fence;
+        out->envelope = env;
+        return RILL_OK;
+    }
+    if (env->body_case == RILL__RPC__RPC_ENVELOPE__BODY_FORWARDED_REQUEST) {
+        out->kind = RAFT_WIRE_FORWARDED_REQUEST;
+        out->forwarded.id = env->forwarded_request->id;
+        out->forwarded.bytes = env->forwarded_request->frame.data;
+        out->forwarded.len = env->forwarded_request->frame.len;
+        out->envelope = env;
+        return RILL_OK;
+    }
+    if (env->body_case == RILL__RPC__RPC_ENVELOPE__BODY_FORWARDED_RESPONSE) {
+        out->kind = RAFT_WIRE_FORWARDED_RESPONSE;
+        out->forwarded.id = env->forwarded_response->id;
+        out->forwarded.bytes = env->forwarded_response->answer.data;
+        out->forwarded.len = env->forwarded_response->answer.len;
+        out->forwarded.metadata_version = env->forwarded_response->metadata_version;
         out->envelope = env;
         return RILL_OK;
     }

@@ -53,7 +53,18 @@ enum raft_wire_kind {
     RAFT_WIRE_REGISTRATION = 2,
     RAFT_WIRE_TOPIC_CREATION = 3,
     RAFT_WIRE_HEARTBEAT = 4,
-    RAFT_WIRE_PRODUCER_IDS = 5
+    RAFT_WIRE_PRODUCER_IDS = 5,
+    RAFT_WIRE_FORWARDED_REQUEST = 6,
+    RAFT_WIRE_FORWARDED_RESPONSE = 7
+};
+
+/* A relayed admin request or its answer (forwarding.h); bytes point into
+ * the decoded envelope. */
+struct raft_wire_forwarded {
+    uint64_t id;
+    const uint8_t *bytes; /* the request frame, or the answer */
+    size_t len;
+    uint64_t metadata_version; /* answers only */
 };
 
 /* A request for a producer-id block. */
@@ -72,6 +83,7 @@ struct raft_wire_decoded {
     struct raft_wire_topic_creation topic_creation;
     struct raft_wire_heartbeat heartbeat;
     struct raft_wire_producer_ids producer_ids;
+    struct raft_wire_forwarded forwarded;
     void *envelope;
     struct raft_entry *entries;
 };
@@ -94,6 +106,10 @@ int raft_wire_encode_heartbeat(const char *cluster_id, int32_t from,
 int raft_wire_encode_producer_ids(const char *cluster_id, int32_t from,
                                   const struct raft_wire_producer_ids *pr, uint8_t **out,
                                   size_t *len);
+
+/* Encodes a relayed request (response false) or its answer (true). */
+int raft_wire_encode_forwarded(const char *cluster_id, int32_t from, bool response,
+                               const struct raft_wire_forwarded *fw, uint8_t **out, size_t *len);
 
 /* Decodes one frame body (without the prefix). Returns 0, RILL_ERR_PARSE
  * (malformed or not a Raft message), or RILL_ERR_MISMATCH (another

@@ -173,6 +173,32 @@ class Fencing(unittest.TestCase):
             prod.produce("idempotent", b"%d" % i, partition=i % 3)
         self.assertEqual(prod.flush(20), 0)
 
+    def test_admin_requests_through_a_broker_that_is_not_the_controller(self):
+        """CreateTopics and DeleteTopics sent to a broker that is not the
+        controller are relayed to it, and answered once the receiving
+        broker's own image has the change: Metadata right after the answer,
+        on the same broker, already shows it."""
+        from kafka.protocol.admin import CreateTopicsRequest, DeleteTopicsRequest
+        from kafka.protocol.metadata import MetadataRequest
+        from kwire import RawClient
+        _, c, _ = metadata(self.live()[0])
+        follower = next(b for i, b in self.cluster.nodes.items() if i != c)
+        with RawClient(follower.port) as raw:
+            resp = raw.request(CreateTopicsRequest[2](
+                create_topic_requests=[("relayed", 4, 3, [], []), ("relayed-bad", 1, 5, [], [])],
+                timeout=10000, validate_only=False))
+            errors = {t[0]: (t[1], t[2]) for t in resp.topic_errors}
+            self.assertEqual(errors["relayed"][0], 0)
+            self.assertEqual(errors["relayed-bad"][0], 38)  # INVALID_REPLICATION_FACTOR
+            md = raw.request(MetadataRequest[1](topics=["relayed"]))
+            (err, name, _, parts), = md.topics
+            self.assertEqual((err, name, len(parts)), (0, "relayed", 4))
+            resp = raw.request(DeleteTopicsRequest[1](topics=["relayed"], timeout=10000))
+            self.assertEqual(resp.topic_error_codes, [("relayed", 0)])
+            md = raw.request(MetadataRequest[4](topics=["relayed"],
+                                                allow_auto_topic_creation=False))
+            self.assertEqual(md.topics[0][0], 3)  # UNKNOWN_TOPIC_OR_PARTITION
+
     def test_a_controlled_shutdown_moves_leaderships_before_exit(self):
         self.create("handover", 6, 3)
         _, c, before = metadata(self.live()[0])
