@@ -42,6 +42,7 @@ void handle_fetch(struct request *req);
 void handle_list_offsets(struct request *req);
 void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);
+void handle_create_partitions(struct request *req);
 void handle_describe_configs(struct request *req);
 void handle_find_coordinator(struct request *req);
 void handle_join_group(struct request *req);

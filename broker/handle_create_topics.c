@@ -65,7 +65,6 @@ void handle_create_topics(struct request *req)
     st->specs = specs;
     st->n = n;
     req->handler_state = st;
-    int32_t node = req->broker->cfg.node_id;
     for (int32_t i = 0; i < n; i++) {
         const struct kafka_create_topics_request_creatable_topic *in = &body->Topics.items[i];
         struct topic_spec *s = &specs[i];
@@ -88,27 +87,34 @@ void handle_create_topics(struct request *req)
         s->nconfigs = (size_t)nc;
         if (in->Assignments.count <= 0)
             continue;
-        /* A manual assignment fixes the partition count and replicas; on
-         * one node every replica must be this node. */
+        /* A manual assignment fixes the partition count and replicas; the
+         * controller checks the brokers it names. */
         bool bad = in->NumPartitions != -1 || in->ReplicationFactor != -1;
         s->num_partitions = in->Assignments.count;
         s->replication_factor = (int16_t)in->Assignments.items[0].BrokerIds.count;
+        int32_t rf = s->replication_factor;
+        int32_t *ids = arena_alloc(&req->arena, ((size_t)in->Assignments.count *
+                                                 (size_t)(rf < 0 ? 0 : rf) + 1) * sizeof(*ids));
+        if (ids == NULL) {
+            request_drop(req, true);
+            return;
+        }
         for (int32_t a = 0; a < in->Assignments.count; a++) {
             const struct kafka_create_topics_request_creatable_replica_assignment *as =
                 &in->Assignments.items[a];
-            bad = bad || as->PartitionIndex != a || as->BrokerIds.count != s->replication_factor;
-            for (int32_t r = 0; r < as->BrokerIds.count; r++)
-                bad = bad || as->BrokerIds.items[r] != node;
+            bad = bad || as->PartitionIndex != a || as->BrokerIds.count != rf;
+            for (int32_t r = 0; !bad && r < rf; r++)
+                ids[(size_t)a * (size_t)rf + (size_t)r] = as->BrokerIds.items[r];
         }
+        s->assignments = ids;
         if (bad) {
             s->skip = true;
             s->error = in->NumPartitions != -1 || in->ReplicationFactor != -1
                            ? KAFKA_ERR_INVALID_REQUEST
                            : KAFKA_ERR_INVALID_REPLICA_ASSIGNMENT;
             snprintf(s->error_message, sizeof(s->error_message),
-                     "A replica assignment must list partitions 0..n-1 with the same number of "
-                     "replicas, all on broker %d, and no partition count or replication factor.",
-                     node);
+                     "A replica assignment must list partitions 0..n-1, each with the same "
+                     "number of replicas, and no partition count or replication factor.");
         }
     }
     if (!topics_create(req->broker, specs, (size_t)n, body->validateOnly, false,

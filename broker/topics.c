@@ -490,6 +490,7 @@ static int topics_propose_one(struct broker *b, struct create_op *op, size_t i,
         .replication_factor = s->replication_factor,
         .internal = s->internal,
         .id = op->ids[i],
+        .assignments = s->assignments,
         .config_names = names,
         .config_values = values,
         .nconfigs = s->nconfigs};

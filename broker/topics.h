@@ -31,6 +31,7 @@ struct topic_spec {
     const struct kafka_str *config_values; /* len -1: null */
     size_t nconfigs;
     bool internal;
+    const int32_t *assignments; /* manual placement (controller.h), NULL: none */
     bool skip;                  /* already answered by the caller: left alone */
     /* out */
     int16_t error;

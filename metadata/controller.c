@@ -116,6 +116,10 @@ static void controller_collide_one(void *ctx, const struct metadata_topic *t)
     c->collides = same && !exact;
 }
 
+static bool controller_has(const int32_t *ids, size_t n, int32_t id);
+static int controller_add_partition(struct controller_out *out, const uint8_t id[16], int32_t p,
+                                    const int32_t *replicas, size_t n);
+
 /* ---- placement -------------------------------------------------------------- */
 
 /* The live brokers, sorted by id (the image keeps them sorted). */
@@ -173,13 +177,33 @@ int controller_create_topic(const struct metadata_image *image,
     }
     int32_t live[LIMIT_BROKERS];
     size_t nlive = controller_live(image, live, LIMIT_BROKERS);
-    if ((size_t)req->replication_factor > nlive) {
+    if (req->assignments == NULL && (size_t)req->replication_factor > nlive) {
         controller_refuse(out, KAFKA_ERR_INVALID_REPLICATION_FACTOR,
                           "Unable to replicate the partition %d time(s): The target "
                           "replication factor of %d cannot be reached because only %zu "
                           "broker(s) are registered.",
                           req->replication_factor, req->replication_factor, nlive);
         return RILL_OK;
+    }
+    size_t rf = (size_t)req->replication_factor;
+    for (int32_t p = 0; req->assignments != NULL && p < req->num_partitions; p++) {
+        const int32_t *r = &req->assignments[(size_t)p * rf];
+        for (size_t i = 0; i < rf; i++) {
+            if (metadata_image_broker(image, r[i]) == NULL) {
+                controller_refuse(out, KAFKA_ERR_INVALID_REPLICA_ASSIGNMENT,
+                                  "Unknown broker %d in the replica assignment of partition "
+                                  "%d.",
+                                  r[i], p);
+                return RILL_OK;
+            }
+            if (controller_has(r, i, r[i])) {
+                controller_refuse(out, KAFKA_ERR_INVALID_REPLICA_ASSIGNMENT,
+                                  "Broker %d appears twice in the replica assignment of "
+                                  "partition %d.",
+                                  r[i], p);
+                return RILL_OK;
+            }
+        }
     }
     if (image->ntopics >= LIMIT_TOPICS) {
         controller_refuse(out, KAFKA_ERR_POLICY_VIOLATION, "Too many topics (limit %d).",
@@ -228,26 +252,127 @@ int controller_create_topic(const struct metadata_image *image,
     }
     uint32_t start = (uint32_t)req->id[0] << 8 | req->id[1];
     for (int32_t p = 0; p < req->num_partitions; p++) {
-        Rill__Metadata__PartitionRecord *pr = arena_alloc(&out->arena, sizeof(*pr));
-        int32_t *replicas = arena_alloc(&out->arena, (size_t)req->replication_factor *
-                                                         sizeof(*replicas));
-        if (pr == NULL || replicas == NULL || (rec = controller_add(out)) == NULL)
-            return RILL_ERR_NOMEM;
-        for (int32_t j = 0; j < req->replication_factor; j++)
-            replicas[j] = controller_replica(live, nlive, start, p, j);
-        rill__metadata__partition_record__init(pr);
-        pr->topic_id = topic->topic_id;
-        pr->partition = p;
-        pr->n_replicas = (size_t)req->replication_factor;
-        pr->replicas = replicas;
-        pr->n_isr = pr->n_replicas;
-        pr->isr = replicas;
-        pr->leader = replicas[0];
-        pr->leader_epoch = 0;
-        pr->has_partition_epoch = true;
-        pr->partition_epoch = 0;
-        rec->record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION;
-        rec->partition = pr;
+        int32_t placed[LIMIT_REPLICATION_FACTOR];
+        const int32_t *replicas = placed;
+        if (req->assignments != NULL)
+            replicas = &req->assignments[(size_t)p * rf];
+        else
+            for (size_t j = 0; j < rf; j++)
+                placed[j] = controller_replica(live, nlive, start, p, (int32_t)j);
+        int rc = controller_add_partition(out, req->id, p, replicas, rf);
+        if (rc != 0)
+            return rc;
+    }
+    return RILL_OK;
+}
+
+/* Appends the PartitionRecord of a new partition p with these replicas
+ * (copied), all in the ISR, led by the first. */
+static int controller_add_partition(struct controller_out *out, const uint8_t id[16], int32_t p,
+                                    const int32_t *replicas, size_t n)
+{
+    Rill__Metadata__PartitionRecord *pr = arena_alloc(&out->arena, sizeof(*pr));
+    int32_t *ids = controller_ids(out, replicas, n);
+    uint8_t *tid = arena_dup(&out->arena, id, METADATA_TOPIC_ID_BYTES);
+    Rill__Metadata__MetadataRecord *rec = controller_add(out);
+    if (pr == NULL || ids == NULL || tid == NULL || rec == NULL)
+        return RILL_ERR_NOMEM;
+    rill__metadata__partition_record__init(pr);
+    pr->topic_id.data = tid;
+    pr->topic_id.len = METADATA_TOPIC_ID_BYTES;
+    pr->partition = p;
+    pr->n_replicas = n;
+    pr->replicas = ids;
+    pr->n_isr = n;
+    pr->isr = ids;
+    pr->leader = ids[0];
+    pr->leader_epoch = 0;
+    pr->has_partition_epoch = true;
+    pr->partition_epoch = 0;
+    rec->record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION;
+    rec->partition = pr;
+    return RILL_OK;
+}
+
+int controller_create_partitions(const struct metadata_image *image, const char *name,
+                                 size_t len, int32_t count, const int32_t *assignments,
+                                 size_t nassigned, struct controller_out *out)
+{
+    const struct metadata_topic *t = metadata_image_topic(image, name, len);
+    if (t == NULL) {
+        controller_refuse(out, KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+                          "The topic '%.*s' does not exist.", (int)len, name);
+        return RILL_OK;
+    }
+    if (t->internal) {
+        controller_refuse(out, KAFKA_ERR_INVALID_REQUEST,
+                          "Cannot add partitions to the internal topic '%s'.", t->name);
+        return RILL_OK;
+    }
+    if (count <= t->npartitions) {
+        controller_refuse(out, KAFKA_ERR_INVALID_PARTITIONS,
+                          count == t->npartitions ? "Topic already has %d partitions."
+                                                  : "Topic currently has %d partitions, which "
+                                                    "is higher than the requested count.",
+                          t->npartitions);
+        return RILL_OK;
+    }
+    if (count > LIMIT_PARTITIONS_PER_TOPIC) {
+        controller_refuse(out, KAFKA_ERR_INVALID_PARTITIONS,
+                          "Number of partitions must be between 1 and %d.",
+                          LIMIT_PARTITIONS_PER_TOPIC);
+        return RILL_OK;
+    }
+    size_t rf = t->npartitions > 0 ? t->partitions[0].nreplicas : 1;
+    size_t added = (size_t)(count - t->npartitions);
+    if (assignments != NULL) {
+        if (nassigned != added * rf) {
+            controller_refuse(out, KAFKA_ERR_INVALID_REPLICA_ASSIGNMENT,
+                              "Increasing the number of partitions by %zu needs %zu "
+                              "assignments of %zu replicas each.",
+                              added, added, rf);
+            return RILL_OK;
+        }
+        for (size_t a = 0; a < added; a++) {
+            const int32_t *r = &assignments[a * rf];
+            for (size_t i = 0; i < rf; i++) {
+                if (metadata_image_broker(image, r[i]) == NULL) {
+                    controller_refuse(out, KAFKA_ERR_INVALID_REPLICA_ASSIGNMENT,
+                                      "Unknown broker %d in the replica assignment.", r[i]);
+                    return RILL_OK;
+                }
+                if (controller_has(r, i, r[i])) {
+                    controller_refuse(out, KAFKA_ERR_INVALID_REPLICA_ASSIGNMENT,
+                                      "Broker %d appears twice in a replica assignment.", r[i]);
+                    return RILL_OK;
+                }
+            }
+        }
+        for (size_t a = 0; a < added; a++) {
+            int rc = controller_add_partition(out, t->id, t->npartitions + (int32_t)a,
+                                              &assignments[a * rf], rf);
+            if (rc != 0)
+                return rc;
+        }
+        return RILL_OK;
+    }
+    int32_t live[LIMIT_BROKERS];
+    size_t nlive = controller_live(image, live, LIMIT_BROKERS);
+    if (rf > nlive || rf > LIMIT_REPLICATION_FACTOR) {
+        controller_refuse(out, KAFKA_ERR_INVALID_REPLICATION_FACTOR,
+                          "Unable to replicate the partition %zu time(s): only %zu broker(s) "
+                          "are registered.",
+                          rf, nlive);
+        return RILL_OK;
+    }
+    uint32_t start = (uint32_t)t->id[0] << 8 | t->id[1];
+    for (int32_t p = t->npartitions; p < count; p++) {
+        int32_t replicas[LIMIT_REPLICATION_FACTOR];
+        for (size_t j = 0; j < rf; j++)
+            replicas[j] = controller_replica(live, nlive, start, p, (int32_t)j);
+        int rc = controller_add_partition(out, t->id, p, replicas, rf);
+        if (rc != 0)
+            return rc;
     }
     return RILL_OK;
 }

@@ -64,6 +64,10 @@ struct controller_topic_request {
     int32_t replication_factor;
     bool internal;
     const uint8_t *id;          /* 16 bytes, not used by any topic of the image */
+    /* A manual assignment: num_partitions lists of replication_factor
+     * broker ids, flattened (registered brokers, none twice in a list);
+     * NULL: placed on the live brokers. */
+    const int32_t *assignments;
     const char *const *config_names; /* validated by the caller */
     const char *const *config_values;
     size_t nconfigs;
@@ -76,6 +80,18 @@ struct controller_topic_request {
 int controller_create_topic(const struct metadata_image *image,
                             const struct controller_topic_request *req,
                             struct controller_out *out);
+
+/* Grows a topic to `count` partitions (CreatePartitions): one
+ * PartitionRecord per new partition, with as many replicas as partition 0
+ * has, placed as a creation would continue placing them, or as
+ * `assignments` says (count - current partitions lists of `rf` broker ids,
+ * flattened; NULL: placed here). Refusals set out->error: unknown topic,
+ * an internal topic, a count not above the current one, too few live
+ * brokers, or an assignment that repeats a broker, names an unregistered
+ * one or has the wrong length. Returns 0 or RILL_ERR_NOMEM. */
+int controller_create_partitions(const struct metadata_image *image, const char *name,
+                                 size_t len, int32_t count, const int32_t *assignments,
+                                 size_t nassigned, struct controller_out *out);
 
 /* Deletes a topic (by name). UNKNOWN_TOPIC_OR_PARTITION when absent. */
 int controller_delete_topic(const struct metadata_image *image, const char *name, size_t len,

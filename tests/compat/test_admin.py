@@ -1,5 +1,6 @@
 """Admin APIs through real admin clients: CreateTopics (configs, errors,
-validate_only), DeleteTopics (files go, the name can be used again) and
+validate_only), DeleteTopics (files go, the name can be used again),
+CreatePartitions (new partitions open and take records; errors) and
 DescribeConfigs (values, sources, synonyms), for topics and the broker."""
 import os
 import unittest
@@ -100,6 +101,57 @@ class Admin(unittest.TestCase):
         p = KafkaProducer(bootstrap_servers=self.broker.bootstrap)
         self.assertEqual(p.send("doomed", b"again").get(10).offset, 0)
         p.close()
+
+    def test_manual_replica_assignments(self):
+        from confluent_kafka import KafkaError
+        res = self.create(NewTopic("placed", 3, replica_assignment=[[1], [1], [1]]),
+                          NewTopic("misplaced", 2, replica_assignment=[[1], [7]]),
+                          NewTopic("twice", 1, replica_assignment=[[1, 1]]))
+        self.assertIsNone(res["placed"])
+        self.assertEqual(res["misplaced"], KafkaError.INVALID_REPLICA_ASSIGNMENT)
+        self.assertEqual(res["twice"], KafkaError.INVALID_REPLICA_ASSIGNMENT)
+        md = self.admin.list_topics("placed", timeout=10).topics["placed"]
+        self.assertEqual([md.partitions[i].replicas for i in range(3)], [[1], [1], [1]])
+
+    def test_create_partitions(self):
+        from confluent_kafka import KafkaError, Producer
+        from confluent_kafka.admin import NewPartitions
+        self.assertIsNone(self.create(NewTopic("growing", 2, 1))["growing"])
+        fs = self.admin.create_partitions([NewPartitions("growing", 5)], operation_timeout=10)
+        fs["growing"].result(20)
+        md = self.admin.list_topics("growing", timeout=10).topics["growing"]
+        self.assertEqual(sorted(md.partitions), [0, 1, 2, 3, 4])
+        self.assertTrue(os.path.isdir(os.path.join(self.broker.data_dir, "growing-4")))
+        p = Producer({"bootstrap.servers": self.broker.bootstrap})
+        p.produce("growing", b"to-the-new-one", partition=4)
+        self.assertEqual(p.flush(10), 0)
+
+        def error_of(np, validate_only=False):
+            try:
+                self.admin.create_partitions([np], validate_only=validate_only)[
+                    np.topic].result(20)
+                return None
+            except Exception as e:
+                return e.args[0].code()
+        self.assertEqual(error_of(NewPartitions("growing", 5)), KafkaError.INVALID_PARTITIONS)
+        self.assertEqual(error_of(NewPartitions("growing", 3)), KafkaError.INVALID_PARTITIONS)
+        self.assertEqual(error_of(NewPartitions("not-there", 3)),
+                         KafkaError.UNKNOWN_TOPIC_OR_PART)
+        self.assertEqual(error_of(NewPartitions("growing", 7, [[1], [9]])),
+                         KafkaError.INVALID_REPLICA_ASSIGNMENT)  # broker 9 is unknown
+        self.assertIsNone(error_of(NewPartitions("growing", 9), validate_only=True))
+        self.assertEqual(len(self.admin.list_topics("growing", timeout=10)
+                             .topics["growing"].partitions), 5)
+        # kafka-python's admin client too, with an explicit assignment.
+        from kafka import KafkaAdminClient
+        from kafka.admin import NewPartitions as KNewPartitions
+        ka = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap)
+        try:
+            ka.create_partitions({"growing": KNewPartitions(6, [[1]])})
+        finally:
+            ka.close()
+        self.assertEqual(len(self.admin.list_topics("growing", timeout=10)
+                             .topics["growing"].partitions), 6)
 
 
 if __name__ == "__main__":

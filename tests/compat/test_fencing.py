@@ -174,11 +174,12 @@ class Fencing(unittest.TestCase):
         self.assertEqual(prod.flush(20), 0)
 
     def test_admin_requests_through_a_broker_that_is_not_the_controller(self):
-        """CreateTopics and DeleteTopics sent to a broker that is not the
+        """CreateTopics, CreatePartitions and DeleteTopics sent to a broker that is not the
         controller are relayed to it, and answered once the receiving
         broker's own image has the change: Metadata right after the answer,
         on the same broker, already shows it."""
-        from kafka.protocol.admin import CreateTopicsRequest, DeleteTopicsRequest
+        from kafka.protocol.admin import (CreatePartitionsRequest, CreateTopicsRequest,
+                                          DeleteTopicsRequest)
         from kafka.protocol.metadata import MetadataRequest
         from kwire import RawClient
         _, c, _ = metadata(self.live()[0])
@@ -193,6 +194,13 @@ class Fencing(unittest.TestCase):
             md = raw.request(MetadataRequest[1](topics=["relayed"]))
             (err, name, _, parts), = md.topics
             self.assertEqual((err, name, len(parts)), (0, "relayed", 4))
+            resp = raw.request(CreatePartitionsRequest[1](
+                topic_partitions=[("relayed", (6, None))], timeout=10000, validate_only=False))
+            self.assertEqual([(t[0], t[1]) for t in resp.topic_errors], [("relayed", 0)])
+            md = raw.request(MetadataRequest[1](topics=["relayed"]))
+            (err, name, _, parts), = md.topics
+            self.assertEqual(len(parts), 6)
+            self.assertTrue(all(sorted(p[3]) == [1, 2, 3] for p in parts))
             resp = raw.request(DeleteTopicsRequest[1](topics=["relayed"], timeout=10000))
             self.assertEqual(resp.topic_error_codes, [("relayed", 0)])
             md = raw.request(MetadataRequest[4](topics=["relayed"],

@@ -19,7 +19,8 @@ import struct
 import time
 import unittest
 
-from kafka.protocol.admin import (ApiVersionRequest, CreateTopicsRequest, DeleteGroupsRequest,
+from kafka.protocol.admin import (ApiVersionRequest, CreatePartitionsRequest, CreateTopicsRequest,
+                                  DeleteGroupsRequest,
                                   DeleteTopicsRequest, DescribeConfigsRequest,
                                   DescribeGroupsRequest, ListGroupsRequest)
 from kafka.protocol.commit import (GroupCoordinatorRequest, OffsetCommitRequest,
@@ -134,6 +135,9 @@ def valid_requests(topic):
     for v in (1, 2, 3):
         out.append((20, v, enc(DeleteTopicsRequest[v](topics=["fuzz-doomed"], timeout=1000))))
     for v in (0, 1):
+        out.append((37, v, enc(CreatePartitionsRequest[v](
+            topic_partitions=[(topic, (2, None))], timeout=1000, validate_only=True))))
+    for v in (0, 1):
         out.append((42, v, enc(DeleteGroupsRequest[v](groups_names=[group]))))
         # InitProducerId v0/v1 (kafka-python has no class): transactional id
         # null, transaction timeout.
@@ -153,7 +157,7 @@ def header(api_key, version, corr, flexible):
 
 
 FLEXIBLE_FROM = {18: 3, 3: 9, 0: 9, 1: 12, 2: 6, 19: 5, 32: 4, 8: 8, 9: 6, 10: 3, 11: 6,
-                 12: 4, 13: 4, 14: 4, 15: 5, 16: 3, 20: 4, 22: 2, 42: 2, 55: 0}
+                 12: 4, 13: 4, 14: 4, 15: 5, 16: 3, 20: 4, 22: 2, 37: 2, 42: 2, 55: 0}
 
 
 def frame_for(api_key, version, body, corr):
