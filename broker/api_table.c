@@ -29,9 +29,13 @@ static const struct api_entry api_entries[] = {
     {KAFKA_API_DELETE_TOPICS, "DeleteTopics", 1, 3, 1, handle_delete_topics},
     {KAFKA_API_INIT_PRODUCER_ID, "InitProducerId", 0, 1, 0, handle_init_producer_id},
     {KAFKA_API_DESCRIBE_CONFIGS, "DescribeConfigs", 1, 3, 1, handle_describe_configs},
+    {KAFKA_API_ALTER_CONFIGS, "AlterConfigs", 0, 2, 0, handle_alter_configs},
     {KAFKA_API_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 0, handle_create_partitions},
     {KAFKA_API_DELETE_GROUPS, "DeleteGroups", 0, 1, 0, handle_delete_groups},
+    {KAFKA_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 0,
+     handle_incremental_alter_configs},
     {KAFKA_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 2, 0, handle_describe_quorum},
+    {KAFKA_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 2, 0, handle_describe_cluster},
 };
 
 enum { API_COUNT = sizeof(api_entries) / sizeof(api_entries[0]) };

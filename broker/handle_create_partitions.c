@@ -61,8 +61,9 @@ static void create_partitions_applied(void *ctx, int rc)
 }
 
 /* Flattens topic i's assignments into ids; NULL when it has none. */
-static int32_t *create_partitions_assignments(struct request *req,
-                                              const struct kafka_create_partitions_request_create_partitions_topic *t,
+typedef struct kafka_create_partitions_request_create_partitions_topic partitions_topic;
+
+static int32_t *create_partitions_assignments(struct request *req, const partitions_topic *t,
                                               size_t *n)
 {
     *n = 0;
@@ -99,8 +100,7 @@ void handle_create_partitions(struct request *req)
     struct controller_out all; /* every valid topic's records, one batch */
     controller_out_init(&all);
     for (int32_t i = 0; i < n; i++) {
-        const struct kafka_create_partitions_request_create_partitions_topic *t =
-            &body->Topics.items[i];
+        const partitions_topic *t = &body->Topics.items[i];
         size_t len = t->Name.len < 0 ? 0 : (size_t)t->Name.len;
         bool dup = false;
         for (int32_t k = 0; k < n && !dup; k++) {

@@ -377,6 +377,68 @@ int controller_create_partitions(const struct metadata_image *image, const char 
     return RILL_OK;
 }
 
+static int controller_add_config(struct controller_out *out, const char *topic,
+                                 const char *name, size_t name_len, const char *value,
+                                 size_t value_len)
+{
+    Rill__Metadata__ConfigRecord *c = arena_alloc(&out->arena, sizeof(*c));
+    Rill__Metadata__MetadataRecord *rec = controller_add(out);
+    if (c == NULL || rec == NULL)
+        return RILL_ERR_NOMEM;
+    rill__metadata__config_record__init(c);
+    c->resource_type = METADATA_RESOURCE_TOPIC;
+    c->resource_name = arena_printf(&out->arena, "%s", topic);
+    c->name = arena_printf(&out->arena, "%.*s", (int)name_len, name);
+    c->value = value != NULL ? arena_printf(&out->arena, "%.*s", (int)value_len, value) : NULL;
+    if (c->resource_name == NULL || c->name == NULL || (value != NULL && c->value == NULL))
+        return RILL_ERR_NOMEM;
+    rec->record_case = RILL__METADATA__METADATA_RECORD__RECORD_CONFIG;
+    rec->config = c;
+    return RILL_OK;
+}
+
+int controller_alter_topic_configs(const struct metadata_image *image, const char *topic,
+                                   size_t len, const struct controller_config_change *changes,
+                                   size_t n, bool replace_all, struct controller_out *out)
+{
+    const struct metadata_topic *t = metadata_image_topic(image, topic, len);
+    if (t == NULL) {
+        controller_refuse(out, KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION,
+                          "The topic '%.*s' does not exist.", (int)len, topic);
+        return RILL_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < i; k++) {
+            if (changes[k].name_len == changes[i].name_len &&
+                memcmp(changes[k].name, changes[i].name, changes[i].name_len) == 0) {
+                controller_refuse(out, KAFKA_ERR_INVALID_REQUEST,
+                                  "Error due to duplicate config keys: %.*s",
+                                  (int)changes[i].name_len, changes[i].name);
+                return RILL_OK;
+            }
+        }
+    }
+    for (size_t i = 0; replace_all && i < t->nconfigs; i++) {
+        bool named = false;
+        for (size_t k = 0; k < n && !named; k++)
+            named = strlen(t->configs[i].name) == changes[k].name_len &&
+                    memcmp(t->configs[i].name, changes[k].name, changes[k].name_len) == 0;
+        if (!named) {
+            const char *name = t->configs[i].name;
+            int rc = controller_add_config(out, t->name, name, strlen(name), NULL, 0);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = controller_add_config(out, t->name, changes[i].name, changes[i].name_len,
+                                       changes[i].value, changes[i].value_len);
+        if (rc != 0)
+            return rc;
+    }
+    return RILL_OK;
+}
+
 int controller_delete_topic(const struct metadata_image *image, const char *name, size_t len,
                             struct controller_out *out)
 {

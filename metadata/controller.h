@@ -93,6 +93,23 @@ int controller_create_partitions(const struct metadata_image *image, const char 
                                  size_t len, int32_t count, const int32_t *assignments,
                                  size_t nassigned, struct controller_out *out);
 
+/* One change of a topic's configuration: set name to value, or remove the
+ * override (value NULL). Values were validated by the caller. */
+struct controller_config_change {
+    const char *name;
+    size_t name_len;
+    const char *value; /* NULL: delete the override */
+    size_t value_len;
+};
+
+/* Changes a topic's configuration overrides (IncrementalAlterConfigs; with
+ * replace_all, AlterConfigs: overrides the request does not name are
+ * removed too). One ConfigRecord per change. Refusals set out->error: an
+ * unknown topic, a key named twice. Returns 0 or RILL_ERR_NOMEM. */
+int controller_alter_topic_configs(const struct metadata_image *image, const char *topic,
+                                   size_t len, const struct controller_config_change *changes,
+                                   size_t n, bool replace_all, struct controller_out *out);
+
 /* Deletes a topic (by name). UNKNOWN_TOPIC_OR_PARTITION when absent. */
 int controller_delete_topic(const struct metadata_image *image, const char *name, size_t len,
                             struct controller_out *out);

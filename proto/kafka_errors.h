@@ -64,7 +64,8 @@
     X(GROUP_ID_NOT_FOUND, 69)                             \
     X(NON_EMPTY_GROUP, 68)                                \
     X(INVALID_RECORD, 87)                                 \
-    X(UNKNOWN_TOPIC_ID, 100)
+    X(UNKNOWN_TOPIC_ID, 100)                              \
+    X(UNSUPPORTED_ENDPOINT_TYPE, 125)
 
 enum kafka_error {
 #define KAFKA_ERROR_ENUM(name, code) KAFKA_ERR_##name = code,

@@ -892,6 +892,101 @@ static const struct kafka_field_desc kafka_describe_quorum_response_fields[] = {
 };
 const struct kafka_struct_desc kafka_describe_quorum_response_desc = { "kafka_describe_quorum_response", sizeof(struct kafka_describe_quorum_response), 4, kafka_describe_quorum_response_fields };
 
+static const struct kafka_field_desc kafka_alter_configs_request_alterable_config_fields[] = {
+    { .name = "Name", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_request_alterable_config, Name), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Value", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_request_alterable_config, Value), .ver_min = 0, .ver_max = 32767, .null_min = 0, .null_max = 32767, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+};
+const struct kafka_struct_desc kafka_alter_configs_request_alterable_config_desc = { "kafka_alter_configs_request_alterable_config", sizeof(struct kafka_alter_configs_request_alterable_config), 2, kafka_alter_configs_request_alterable_config_fields };
+
+static const struct kafka_field_desc kafka_alter_configs_request_alter_configs_resource_fields[] = {
+    { .name = "ResourceType", .type = KT_INT8, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_request_alter_configs_resource, ResourceType), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ResourceName", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_request_alter_configs_resource, ResourceName), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Configs", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_alter_configs_request_alter_configs_resource, Configs), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_alter_configs_request_alterable_config_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_alter_configs_request_alter_configs_resource_desc = { "kafka_alter_configs_request_alter_configs_resource", sizeof(struct kafka_alter_configs_request_alter_configs_resource), 3, kafka_alter_configs_request_alter_configs_resource_fields };
+
+static const struct kafka_field_desc kafka_alter_configs_request_fields[] = {
+    { .name = "Resources", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_alter_configs_request, Resources), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_alter_configs_request_alter_configs_resource_desc, .def_null = false },
+    { .name = "ValidateOnly", .type = KT_BOOL, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_request, ValidateOnly), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+};
+const struct kafka_struct_desc kafka_alter_configs_request_desc = { "kafka_alter_configs_request", sizeof(struct kafka_alter_configs_request), 2, kafka_alter_configs_request_fields };
+
+static const struct kafka_field_desc kafka_alter_configs_response_alter_configs_resource_response_fields[] = {
+    { .name = "ErrorCode", .type = KT_INT16, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_response_alter_configs_resource_response, ErrorCode), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ErrorMessage", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_response_alter_configs_resource_response, ErrorMessage), .ver_min = 0, .ver_max = 32767, .null_min = 0, .null_max = 32767, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "ResourceType", .type = KT_INT8, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_response_alter_configs_resource_response, ResourceType), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ResourceName", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_response_alter_configs_resource_response, ResourceName), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+};
+const struct kafka_struct_desc kafka_alter_configs_response_alter_configs_resource_response_desc = { "kafka_alter_configs_response_alter_configs_resource_response", sizeof(struct kafka_alter_configs_response_alter_configs_resource_response), 4, kafka_alter_configs_response_alter_configs_resource_response_fields };
+
+static const struct kafka_field_desc kafka_alter_configs_response_fields[] = {
+    { .name = "ThrottleTimeMs", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_alter_configs_response, ThrottleTimeMs), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "Responses", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_alter_configs_response, Responses), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_alter_configs_response_alter_configs_resource_response_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_alter_configs_response_desc = { "kafka_alter_configs_response", sizeof(struct kafka_alter_configs_response), 2, kafka_alter_configs_response_fields };
+
+static const struct kafka_field_desc kafka_incremental_alter_configs_request_alterable_config_fields[] = {
+    { .name = "Name", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_request_alterable_config, Name), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "ConfigOperation", .type = KT_INT8, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_request_alterable_config, ConfigOperation), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "Value", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_request_alterable_config, Value), .ver_min = 0, .ver_max = 32767, .null_min = 0, .null_max = 32767, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+};
+const struct kafka_struct_desc kafka_incremental_alter_configs_request_alterable_config_desc = { "kafka_incremental_alter_configs_request_alterable_config", sizeof(struct kafka_incremental_alter_configs_request_alterable_config), 3, kafka_incremental_alter_configs_request_alterable_config_fields };
+
+static const struct kafka_field_desc kafka_incremental_alter_configs_request_alter_configs_resource_fields[] = {
+    { .name = "ResourceType", .type = KT_INT8, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_request_alter_configs_resource, ResourceType), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ResourceName", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_request_alter_configs_resource, ResourceName), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Configs", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_incremental_alter_configs_request_alter_configs_resource, Configs), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_incremental_alter_configs_request_alterable_config_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_incremental_alter_configs_request_alter_configs_resource_desc = { "kafka_incremental_alter_configs_request_alter_configs_resource", sizeof(struct kafka_incremental_alter_configs_request_alter_configs_resource), 3, kafka_incremental_alter_configs_request_alter_configs_resource_fields };
+
+static const struct kafka_field_desc kafka_incremental_alter_configs_request_fields[] = {
+    { .name = "Resources", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_incremental_alter_configs_request, Resources), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_incremental_alter_configs_request_alter_configs_resource_desc, .def_null = false },
+    { .name = "ValidateOnly", .type = KT_BOOL, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_request, ValidateOnly), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+};
+const struct kafka_struct_desc kafka_incremental_alter_configs_request_desc = { "kafka_incremental_alter_configs_request", sizeof(struct kafka_incremental_alter_configs_request), 2, kafka_incremental_alter_configs_request_fields };
+
+static const struct kafka_field_desc kafka_incremental_alter_configs_response_alter_configs_resource_response_fields[] = {
+    { .name = "ErrorCode", .type = KT_INT16, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_response_alter_configs_resource_response, ErrorCode), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ErrorMessage", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_response_alter_configs_resource_response, ErrorMessage), .ver_min = 0, .ver_max = 32767, .null_min = 0, .null_max = 32767, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "ResourceType", .type = KT_INT8, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_response_alter_configs_resource_response, ResourceType), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ResourceName", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_response_alter_configs_resource_response, ResourceName), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+};
+const struct kafka_struct_desc kafka_incremental_alter_configs_response_alter_configs_resource_response_desc = { "kafka_incremental_alter_configs_response_alter_configs_resource_response", sizeof(struct kafka_incremental_alter_configs_response_alter_configs_resource_response), 4, kafka_incremental_alter_configs_response_alter_configs_resource_response_fields };
+
+static const struct kafka_field_desc kafka_incremental_alter_configs_response_fields[] = {
+    { .name = "ThrottleTimeMs", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_incremental_alter_configs_response, ThrottleTimeMs), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "Responses", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_incremental_alter_configs_response, Responses), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_incremental_alter_configs_response_alter_configs_resource_response_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_incremental_alter_configs_response_desc = { "kafka_incremental_alter_configs_response", sizeof(struct kafka_incremental_alter_configs_response), 2, kafka_incremental_alter_configs_response_fields };
+
+static const struct kafka_field_desc kafka_describe_cluster_request_fields[] = {
+    { .name = "IncludeClusterAuthorizedOperations", .type = KT_BOOL, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_request, IncludeClusterAuthorizedOperations), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "EndpointType", .type = KT_INT8, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_request, EndpointType), .ver_min = 1, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 1 },
+    { .name = "IncludeFencedBrokers", .type = KT_BOOL, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_request, IncludeFencedBrokers), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+};
+const struct kafka_struct_desc kafka_describe_cluster_request_desc = { "kafka_describe_cluster_request", sizeof(struct kafka_describe_cluster_request), 3, kafka_describe_cluster_request_fields };
+
+static const struct kafka_field_desc kafka_describe_cluster_response_describe_cluster_broker_fields[] = {
+    { .name = "BrokerId", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response_describe_cluster_broker, BrokerId), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "Host", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response_describe_cluster_broker, Host), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Port", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response_describe_cluster_broker, Port), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "Rack", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response_describe_cluster_broker, Rack), .ver_min = 0, .ver_max = 32767, .null_min = 0, .null_max = 32767, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = true },
+    { .name = "IsFenced", .type = KT_BOOL, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response_describe_cluster_broker, IsFenced), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+};
+const struct kafka_struct_desc kafka_describe_cluster_response_describe_cluster_broker_desc = { "kafka_describe_cluster_response_describe_cluster_broker", sizeof(struct kafka_describe_cluster_response_describe_cluster_broker), 5, kafka_describe_cluster_response_describe_cluster_broker_fields };
+
+static const struct kafka_field_desc kafka_describe_cluster_response_fields[] = {
+    { .name = "ThrottleTimeMs", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response, ThrottleTimeMs), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ErrorCode", .type = KT_INT16, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response, ErrorCode), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "ErrorMessage", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response, ErrorMessage), .ver_min = 0, .ver_max = 32767, .null_min = 0, .null_max = 32767, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = true },
+    { .name = "EndpointType", .type = KT_INT8, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response, EndpointType), .ver_min = 1, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 1 },
+    { .name = "ClusterId", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response, ClusterId), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "ControllerId", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response, ControllerId), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = -1 },
+    { .name = "Brokers", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_describe_cluster_response, Brokers), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_describe_cluster_response_describe_cluster_broker_desc, .def_null = false },
+    { .name = "ClusterAuthorizedOperations", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_describe_cluster_response, ClusterAuthorizedOperations), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = -2147483648LL },
+};
+const struct kafka_struct_desc kafka_describe_cluster_response_desc = { "kafka_describe_cluster_response", sizeof(struct kafka_describe_cluster_response), 8, kafka_describe_cluster_response_fields };
+
 const struct kafka_message_desc kafka_messages[] = {
     { .api_key = 0, .name = "Produce", .valid_min = 3, .valid_max = 13, .flexible_min = 9, .request = &kafka_produce_request_desc, .response = &kafka_produce_response_desc },
     { .api_key = 1, .name = "Fetch", .valid_min = 4, .valid_max = 18, .flexible_min = 12, .request = &kafka_fetch_request_desc, .response = &kafka_fetch_response_desc },
@@ -914,5 +1009,8 @@ const struct kafka_message_desc kafka_messages[] = {
     { .api_key = 42, .name = "DeleteGroups", .valid_min = 0, .valid_max = 2, .flexible_min = 2, .request = &kafka_delete_groups_request_desc, .response = &kafka_delete_groups_response_desc },
     { .api_key = 37, .name = "CreatePartitions", .valid_min = 0, .valid_max = 3, .flexible_min = 2, .request = &kafka_create_partitions_request_desc, .response = &kafka_create_partitions_response_desc },
     { .api_key = 55, .name = "DescribeQuorum", .valid_min = 0, .valid_max = 2, .flexible_min = 0, .request = &kafka_describe_quorum_request_desc, .response = &kafka_describe_quorum_response_desc },
+    { .api_key = 33, .name = "AlterConfigs", .valid_min = 0, .valid_max = 2, .flexible_min = 2, .request = &kafka_alter_configs_request_desc, .response = &kafka_alter_configs_response_desc },
+    { .api_key = 44, .name = "IncrementalAlterConfigs", .valid_min = 0, .valid_max = 1, .flexible_min = 1, .request = &kafka_incremental_alter_configs_request_desc, .response = &kafka_incremental_alter_configs_response_desc },
+    { .api_key = 60, .name = "DescribeCluster", .valid_min = 0, .valid_max = 2, .flexible_min = 0, .request = &kafka_describe_cluster_request_desc, .response = &kafka_describe_cluster_response_desc },
 };
-const size_t kafka_messages_count = 21;
+const size_t kafka_messages_count = 24;

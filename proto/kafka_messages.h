@@ -892,6 +892,101 @@ struct kafka_describe_quorum_response {
 };
 extern const struct kafka_struct_desc kafka_describe_quorum_response_desc;
 
+struct kafka_alter_configs_request_alterable_config {
+    struct kafka_str Name;
+    struct kafka_str Value;
+};
+extern const struct kafka_struct_desc kafka_alter_configs_request_alterable_config_desc;
+
+struct kafka_alter_configs_request_alter_configs_resource {
+    int8_t ResourceType;
+    struct kafka_str ResourceName;
+    struct { int32_t count; struct kafka_alter_configs_request_alterable_config *items; } Configs;
+};
+extern const struct kafka_struct_desc kafka_alter_configs_request_alter_configs_resource_desc;
+
+struct kafka_alter_configs_request {
+    struct { int32_t count; struct kafka_alter_configs_request_alter_configs_resource *items; } Resources;
+    bool ValidateOnly;
+};
+extern const struct kafka_struct_desc kafka_alter_configs_request_desc;
+
+struct kafka_alter_configs_response_alter_configs_resource_response {
+    int16_t ErrorCode;
+    struct kafka_str ErrorMessage;
+    int8_t ResourceType;
+    struct kafka_str ResourceName;
+};
+extern const struct kafka_struct_desc kafka_alter_configs_response_alter_configs_resource_response_desc;
+
+struct kafka_alter_configs_response {
+    int32_t ThrottleTimeMs;
+    struct { int32_t count; struct kafka_alter_configs_response_alter_configs_resource_response *items; } Responses;
+};
+extern const struct kafka_struct_desc kafka_alter_configs_response_desc;
+
+struct kafka_incremental_alter_configs_request_alterable_config {
+    struct kafka_str Name;
+    int8_t ConfigOperation;
+    struct kafka_str Value;
+};
+extern const struct kafka_struct_desc kafka_incremental_alter_configs_request_alterable_config_desc;
+
+struct kafka_incremental_alter_configs_request_alter_configs_resource {
+    int8_t ResourceType;
+    struct kafka_str ResourceName;
+    struct { int32_t count; struct kafka_incremental_alter_configs_request_alterable_config *items; } Configs;
+};
+extern const struct kafka_struct_desc kafka_incremental_alter_configs_request_alter_configs_resource_desc;
+
+struct kafka_incremental_alter_configs_request {
+    struct { int32_t count; struct kafka_incremental_alter_configs_request_alter_configs_resource *items; } Resources;
+    bool ValidateOnly;
+};
+extern const struct kafka_struct_desc kafka_incremental_alter_configs_request_desc;
+
+struct kafka_incremental_alter_configs_response_alter_configs_resource_response {
+    int16_t ErrorCode;
+    struct kafka_str ErrorMessage;
+    int8_t ResourceType;
+    struct kafka_str ResourceName;
+};
+extern const struct kafka_struct_desc kafka_incremental_alter_configs_response_alter_configs_resource_response_desc;
+
+struct kafka_incremental_alter_configs_response {
+    int32_t ThrottleTimeMs;
+    struct { int32_t count; struct kafka_incremental_alter_configs_response_alter_configs_resource_response *items; } Responses;
+};
+extern const struct kafka_struct_desc kafka_incremental_alter_configs_response_desc;
+
+struct kafka_describe_cluster_request {
+    bool IncludeClusterAuthorizedOperations;
+    int8_t EndpointType;
+    bool IncludeFencedBrokers;
+};
+extern const struct kafka_struct_desc kafka_describe_cluster_request_desc;
+
+struct kafka_describe_cluster_response_describe_cluster_broker {
+    int32_t BrokerId;
+    struct kafka_str Host;
+    int32_t Port;
+    struct kafka_str Rack;
+    bool IsFenced;
+};
+extern const struct kafka_struct_desc kafka_describe_cluster_response_describe_cluster_broker_desc;
+
+struct kafka_describe_cluster_response {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    struct kafka_str ErrorMessage;
+    int8_t EndpointType;
+    struct kafka_str ClusterId;
+    int32_t ControllerId;
+    struct { int32_t count; struct kafka_describe_cluster_response_describe_cluster_broker *items; } Brokers;
+    int32_t ClusterAuthorizedOperations;
+};
+extern const struct kafka_struct_desc kafka_describe_cluster_response_desc;
+
 enum kafka_api_key {
     KAFKA_API_PRODUCE = 0,
     KAFKA_API_FETCH = 1,
@@ -914,6 +1009,9 @@ enum kafka_api_key {
     KAFKA_API_DELETE_GROUPS = 42,
     KAFKA_API_CREATE_PARTITIONS = 37,
     KAFKA_API_DESCRIBE_QUORUM = 55,
+    KAFKA_API_ALTER_CONFIGS = 33,
+    KAFKA_API_INCREMENTAL_ALTER_CONFIGS = 44,
+    KAFKA_API_DESCRIBE_CLUSTER = 60,
 };
 
 #endif

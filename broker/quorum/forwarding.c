@@ -66,7 +66,8 @@ void forwarding_free(struct forwarding *fw)
 static bool forwarding_relayable(int16_t api_key)
 {
     return api_key == KAFKA_API_CREATE_TOPICS || api_key == KAFKA_API_DELETE_TOPICS ||
-           api_key == KAFKA_API_CREATE_PARTITIONS;
+           api_key == KAFKA_API_CREATE_PARTITIONS || api_key == KAFKA_API_ALTER_CONFIGS ||
+           api_key == KAFKA_API_INCREMENTAL_ALTER_CONFIGS;
 }
 
 int forwarding_forward(struct broker *b, struct request *req)

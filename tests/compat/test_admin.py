@@ -1,7 +1,10 @@
 """Admin APIs through real admin clients: CreateTopics (configs, errors,
 validate_only), DeleteTopics (files go, the name can be used again),
-CreatePartitions (new partitions open and take records; errors) and
-DescribeConfigs (values, sources, synonyms), for topics and the broker."""
+CreatePartitions (new partitions open and take records; errors),
+AlterConfigs and IncrementalAlterConfigs (overrides replaced or changed
+one by one, in force at once; errors) and DescribeConfigs (values,
+sources, synonyms), for topics and the broker."""
+import io
 import os
 import unittest
 
@@ -101,6 +104,95 @@ class Admin(unittest.TestCase):
         p = KafkaProducer(bootstrap_servers=self.broker.bootstrap)
         self.assertEqual(p.send("doomed", b"again").get(10).offset, 0)
         p.close()
+
+    def overrides(self, topic):
+        res = ConfigResource("topic", topic)
+        entries = self.admin.describe_configs([res])[res].result(20)
+        return {k: e.value for k, e in entries.items()
+                if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
+
+    def test_alter_configs(self):
+        from kafka import KafkaAdminClient
+        from kafka.admin import ConfigResource as KResource, ConfigResourceType
+        self.assertIsNone(self.create(NewTopic("tuned", 1, 1, config={
+            "retention.ms": "3600000", "segment.bytes": "2097152"}))["tuned"])
+        self.assertEqual(self.overrides("tuned"),
+                         {"retention.ms": "3600000", "segment.bytes": "2097152"})
+        # AlterConfigs replaces the whole set (kafka-python and librdkafka).
+        ka = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap)
+        try:
+            resp = ka.alter_configs([KResource(ConfigResourceType.TOPIC, "tuned",
+                                               configs={"retention.ms": "7200000"})])
+            self.assertEqual([r[0] for r in resp.resources], [0])
+            resp = ka.alter_configs([KResource(ConfigResourceType.TOPIC, "tuned",
+                                               configs={"retention.ms": "soon"})])
+            self.assertEqual([r[0] for r in resp.resources], [40])  # INVALID_CONFIG
+            resp = ka.alter_configs([KResource(ConfigResourceType.TOPIC, "never-made",
+                                               configs={"retention.ms": "1"})])
+            self.assertEqual([r[0] for r in resp.resources], [3])
+        finally:
+            ka.close()
+        self.assertEqual(self.overrides("tuned"), {"retention.ms": "7200000"})
+        res = ConfigResource("topic", "tuned", set_config={"max.message.bytes": "2000"})
+        self.admin.alter_configs([res])[res].result(20)
+        self.assertEqual(self.overrides("tuned"), {"max.message.bytes": "2000"})
+        # The partition runs with it at once: a larger batch is refused.
+        from confluent_kafka import KafkaError, Producer
+        p = Producer({"bootstrap.servers": self.broker.bootstrap, "linger.ms": 0})
+        errors = []
+        p.produce("tuned", b"x" * 5000, on_delivery=lambda err, msg: errors.append(err))
+        p.flush(20)
+        self.assertEqual(errors[0].code(), KafkaError.MSG_SIZE_TOO_LARGE)
+
+    def test_incremental_alter_configs(self):
+        """IncrementalAlterConfigs v0 by hand (kafka-configs.sh uses it; the
+        Debian clients do not have it): set and delete single keys."""
+        import struct
+        from kwire import RawClient
+        self.assertIsNone(self.create(NewTopic("stepwise", 1, 1, config={
+            "retention.ms": "3600000"}))["stepwise"])
+
+        def incremental(resources, validate_only=False):
+            body = struct.pack(">i", len(resources))
+            for rtype, name, changes in resources:
+                n = name.encode()
+                body += struct.pack(">bh", rtype, len(n)) + n + struct.pack(">i", len(changes))
+                for key, op, value in changes:
+                    k = key.encode()
+                    body += struct.pack(">h", len(k)) + k + struct.pack(">b", op)
+                    if value is None:
+                        body += struct.pack(">h", -1)
+                    else:
+                        v = value.encode()
+                        body += struct.pack(">h", len(v)) + v
+            body += b"\x01" if validate_only else b"\x00"
+            with RawClient(self.broker.port) as c:
+                c.send(44, 0, body)
+                _, p = c.recv()
+            r = io.BytesIO(p)
+            r.read(4)
+            out = []
+            for _ in range(struct.unpack(">i", r.read(4))[0]):
+                err, mlen = struct.unpack(">hh", r.read(4))
+                msg = r.read(mlen).decode() if mlen >= 0 else None
+                rtype, nlen = struct.unpack(">bh", r.read(3))
+                out.append((err, msg, r.read(nlen).decode()))
+            return out
+        res = incremental([(2, "stepwise", [("segment.bytes", 0, "2097152"),
+                                            ("retention.ms", 1, None)])])
+        self.assertEqual(res, [(0, None, "stepwise")])
+        self.assertEqual(self.overrides("stepwise"), {"segment.bytes": "2097152"})
+        res = incremental([(2, "stepwise", [("retention.ms", 0, "1")])], validate_only=True)
+        self.assertEqual(res[0][0], 0)
+        self.assertEqual(self.overrides("stepwise"), {"segment.bytes": "2097152"})
+        errs = [r[0] for r in incremental([
+            (2, "stepwise", [("cleanup.policy", 2, "compact")]),    # APPEND: not a list
+            (2, "stepwise", [("segment.bytes", 0, "tiny")]),        # not a number
+            (2, "stepwise", [("retention.ms", 0, "1"), ("retention.ms", 1, None)]),
+            (2, "not-there", [("retention.ms", 0, "1")]),
+            (4, "1", [("log.retention.ms", 0, "1")])])]             # broker: not dynamic
+        self.assertEqual(errs, [40, 40, 42, 3, 42])
+        self.assertEqual(self.overrides("stepwise"), {"segment.bytes": "2097152"})
 
     def test_manual_replica_assignments(self):
         from confluent_kafka import KafkaError

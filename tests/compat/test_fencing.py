@@ -30,6 +30,50 @@ def metadata(broker):
     return sorted(md.brokers), md.controller_id, topics
 
 
+def describe_cluster(broker, version=2, endpoint_type=1, include_fenced=True):
+    """DescribeCluster by hand (flexible from v0): (error, cluster id,
+    controller, [(id, host, port, fenced)])."""
+    import io
+    import struct
+    from kwire import RawClient
+    body = b"\x00" + (bytes([endpoint_type]) if version >= 1 else b"") + (
+        bytes([include_fenced]) if version >= 2 else b"") + b"\x00"
+    with RawClient(broker.port) as c:
+        c.send(60, version, body, flexible=True)
+        _, p = c.recv()
+    r = io.BytesIO(p)
+    r.read(1)  # header tags
+
+    def uvarint():
+        shift = value = 0
+        while True:
+            b = r.read(1)[0]
+            value |= (b & 0x7f) << shift
+            if b < 0x80:
+                return value
+            shift += 7
+
+    def cstr():
+        n = uvarint() - 1
+        return r.read(n).decode() if n >= 0 else None
+    _, err = struct.unpack(">ih", r.read(6))
+    cstr()
+    if version >= 1:
+        r.read(1)
+    cluster = cstr()
+    controller = struct.unpack(">i", r.read(4))[0]
+    brokers = []
+    for _ in range(uvarint() - 1):
+        bid = struct.unpack(">i", r.read(4))[0]
+        host = cstr()
+        port = struct.unpack(">i", r.read(4))[0]
+        cstr()
+        fenced = bool(r.read(1)[0]) if version >= 2 else False
+        uvarint()
+        brokers.append((bid, host, port, fenced))
+    return err, cluster, controller, brokers
+
+
 def try_metadata(broker):
     try:
         return metadata(broker)
@@ -142,6 +186,17 @@ class Fencing(unittest.TestCase):
             for p, (leader, _, isr) in parts["paused"].items():
                 self.assertNotEqual(leader, n)
                 self.assertNotIn(n, isr)
+            # DescribeCluster: without it by default, marked fenced on request.
+            err, cluster, ctl, brokers = describe_cluster(other)
+            self.assertEqual((err, cluster), (0, "rill-test-cluster-0001"))
+            self.assertEqual(sorted((b[0], b[3]) for b in brokers),
+                             sorted((i, i == n) for i in (1, 2, 3)))
+            err, _, _, brokers = describe_cluster(other, version=0)
+            self.assertEqual(sorted(b[0] for b in brokers), sorted(i for i in (1, 2, 3)
+                                                                   if i != n))
+            err, _, _, voters = describe_cluster(other, endpoint_type=2)
+            self.assertEqual(sorted(v[0] for v in voters), [1, 2, 3])
+            self.assertEqual(sorted(v[2] for v in voters), sorted(self.cluster.ctl_ports))
         finally:
             b.signal(signal.SIGCONT)
         # The same process heartbeats again and is unfenced.
@@ -174,12 +229,13 @@ class Fencing(unittest.TestCase):
         self.assertEqual(prod.flush(20), 0)
 
     def test_admin_requests_through_a_broker_that_is_not_the_controller(self):
-        """CreateTopics, CreatePartitions and DeleteTopics sent to a broker that is not the
+        """CreateTopics, CreatePartitions, AlterConfigs and DeleteTopics sent to a broker that is not the
         controller are relayed to it, and answered once the receiving
         broker's own image has the change: Metadata right after the answer,
         on the same broker, already shows it."""
-        from kafka.protocol.admin import (CreatePartitionsRequest, CreateTopicsRequest,
-                                          DeleteTopicsRequest)
+        from kafka.protocol.admin import (AlterConfigsRequest, CreatePartitionsRequest,
+                                          CreateTopicsRequest, DeleteTopicsRequest,
+                                          DescribeConfigsRequest)
         from kafka.protocol.metadata import MetadataRequest
         from kwire import RawClient
         _, c, _ = metadata(self.live()[0])
@@ -201,6 +257,12 @@ class Fencing(unittest.TestCase):
             (err, name, _, parts), = md.topics
             self.assertEqual(len(parts), 6)
             self.assertTrue(all(sorted(p[3]) == [1, 2, 3] for p in parts))
+            resp = raw.request(AlterConfigsRequest[1](
+                resources=[(2, "relayed", [("retention.ms", "123456")])], validate_only=False))
+            self.assertEqual(resp.resources[0][0], 0)
+            resp = raw.request(DescribeConfigsRequest[1](
+                resources=[(2, "relayed", ["retention.ms"])], include_synonyms=False))
+            self.assertEqual(resp.resources[0][4][0][1], "123456")
             resp = raw.request(DeleteTopicsRequest[1](topics=["relayed"], timeout=10000))
             self.assertEqual(resp.topic_error_codes, [("relayed", 0)])
             md = raw.request(MetadataRequest[4](topics=["relayed"],

@@ -19,8 +19,8 @@ import struct
 import time
 import unittest
 
-from kafka.protocol.admin import (ApiVersionRequest, CreatePartitionsRequest, CreateTopicsRequest,
-                                  DeleteGroupsRequest,
+from kafka.protocol.admin import (AlterConfigsRequest, ApiVersionRequest, CreatePartitionsRequest,
+                                  CreateTopicsRequest, DeleteGroupsRequest,
                                   DeleteTopicsRequest, DescribeConfigsRequest,
                                   DescribeGroupsRequest, ListGroupsRequest)
 from kafka.protocol.commit import (GroupCoordinatorRequest, OffsetCommitRequest,
@@ -142,6 +142,19 @@ def valid_requests(topic):
         # InitProducerId v0/v1 (kafka-python has no class): transactional id
         # null, transaction timeout.
         out.append((22, v, struct.pack(">hi", -1, 60000)))
+    for v in (0, 1):
+        out.append((33, v, enc(AlterConfigsRequest[v](
+            resources=[(2, topic, [("retention.ms", "86400000")])], validate_only=True))))
+    # IncrementalAlterConfigs v0 and DescribeCluster v0-2 (no kafka-python
+    # classes): one topic resource setting retention.ms, validate only; the
+    # flexible DescribeCluster with its empty tag section.
+    t = topic.encode()
+    key, val = b"retention.ms", b"86400000"
+    out.append((44, 0, struct.pack(">ibh", 1, 2, len(t)) + t + struct.pack(">ih", 1, len(key)) +
+                key + struct.pack(">bh", 0, len(val)) + val + b"\x01"))
+    out.append((60, 0, b"\x00\x00"))
+    out.append((60, 1, b"\x00\x01\x00"))
+    out.append((60, 2, b"\x00\x01\x01\x00"))
     # DescribeQuorum v0-2 (flexible; no kafka-python class): the metadata
     # quorum's partition, compact encodings, empty tag sections.
     name = b"__cluster_metadata"
@@ -157,7 +170,8 @@ def header(api_key, version, corr, flexible):
 
 
 FLEXIBLE_FROM = {18: 3, 3: 9, 0: 9, 1: 12, 2: 6, 19: 5, 32: 4, 8: 8, 9: 6, 10: 3, 11: 6,
-                 12: 4, 13: 4, 14: 4, 15: 5, 16: 3, 20: 4, 22: 2, 37: 2, 42: 2, 55: 0}
+                 12: 4, 13: 4, 14: 4, 15: 5, 16: 3, 20: 4, 22: 2, 33: 2, 37: 2, 42: 2, 44: 1,
+                 55: 0, 60: 0}
 
 
 def frame_for(api_key, version, body, corr):
