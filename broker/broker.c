@@ -16,6 +16,7 @@
 #include "broker/group_coordinator.h"
 #include "broker/quorum/metadata_log.h"
 #include "broker/partition.h"
+#include "broker/meta_properties.h"
 #include "broker/producer_ids.h"
 #include "broker/quorum/controller_driver.h"
 #include "broker/quorum/forwarding.h"
@@ -32,73 +33,28 @@ enum { PRIORITY_IO = 0, PRIORITY_FLUSH = 1, TICK_MS = 100 };
 
 /* ---- meta.properties ------------------------------------------------------ */
 
-/* The cluster id in Kafka's form: 16 random bytes, URL-safe base64 without
- * padding (22 characters). */
-static int broker_new_cluster_id(char *out, size_t len)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    uint8_t raw[16];
-    int rc = random_bytes(raw, sizeof(raw));
-    if (rc != 0 || len < 23)
-        return rc ? rc : RILL_ERR_INVALID;
-    size_t n = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        acc = (acc << 8) | raw[i];
-        bits += 8;
-        while (bits >= 6) {
-            out[n++] = alphabet[(acc >> (bits - 6)) & 63];
-            bits -= 6;
-        }
-    }
-    if (bits > 0)
-        out[n++] = alphabet[(acc << (6 - bits)) & 63];
-    out[n] = '\0';
-    return RILL_OK;
-}
-
-struct meta_props {
-    char cluster_id[64];
-    int node_id;
-    bool found;
-};
-
-static int broker_meta_prop(void *ctx, const char *key, const char *value)
-{
-    struct meta_props *mp = ctx;
-    if (strcmp(key, "cluster.id") == 0)
-        snprintf(mp->cluster_id, sizeof(mp->cluster_id), "%s", value);
-    else if (strcmp(key, "node.id") == 0)
-        mp->node_id = atoi(value);
-    return RILL_OK;
-}
-
-/* Reads or writes <first log dir>/meta.properties, Kafka's record of which
- * cluster and node a data directory belongs to. */
+/* Checks <first log dir>/meta.properties against cluster.id and node.id,
+ * or formats the directory when it has none. */
 static int broker_meta_properties(struct broker *b)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/meta.properties", b->cfg.log_dir_list[0]);
-    struct meta_props mp = {.node_id = -1};
-    if (access(path, F_OK) == 0) {
-        char err[256];
-        if (config_parse_properties(path, broker_meta_prop, &mp, err, sizeof(err)) != 0) {
-            log_error("broker", "%s", err);
-            return RILL_ERR_CONFIG;
-        }
-        mp.found = true;
+    const char *dir = b->cfg.log_dir_list[0];
+    struct meta_properties mp;
+    char err[256] = "";
+    int found = meta_properties_read(dir, &mp, err, sizeof(err));
+    if (found < 0) {
+        log_error("broker", "%s", err);
+        return RILL_ERR_CONFIG;
     }
-    if (mp.found) {
+    if (found) {
         if (b->cfg.cluster_id != NULL && strcmp(b->cfg.cluster_id, mp.cluster_id) != 0) {
-            log_error("broker", "cluster.id %s does not match %s in %s: this directory belongs "
-                      "to another cluster", b->cfg.cluster_id, mp.cluster_id, path);
+            log_error("broker", "cluster.id %s does not match %s in %s/meta.properties: this "
+                      "directory belongs to another cluster", b->cfg.cluster_id, mp.cluster_id,
+                      dir);
             return RILL_ERR_CONFIG;
         }
         if (mp.node_id != b->cfg.node_id) {
-            log_error("broker", "node.id %d does not match %d in %s", b->cfg.node_id, mp.node_id,
-                      path);
+            log_error("broker", "node.id %d does not match %d in %s/meta.properties",
+                      b->cfg.node_id, mp.node_id, dir);
             return RILL_ERR_CONFIG;
         }
         snprintf(b->cluster_id, sizeof(b->cluster_id), "%s", mp.cluster_id);
@@ -106,19 +62,16 @@ static int broker_meta_properties(struct broker *b)
     }
     if (b->cfg.cluster_id != NULL)
         snprintf(b->cluster_id, sizeof(b->cluster_id), "%s", b->cfg.cluster_id);
-    else if (broker_new_cluster_id(b->cluster_id, sizeof(b->cluster_id)) != 0)
+    else if (meta_properties_new_cluster_id(b->cluster_id, sizeof(b->cluster_id)) != 0)
         return RILL_ERR_IO;
-    char text[256];
-    int n = snprintf(text, sizeof(text),
-                     "#\n#Written by Rill\nversion=1\ncluster.id=%s\nnode.id=%d\n", b->cluster_id,
-                     b->cfg.node_id);
-    int rc = storage_write_file_durably(b->cfg.log_dir_list[0], "meta.properties", text,
-                                        (size_t)n);
+    snprintf(mp.cluster_id, sizeof(mp.cluster_id), "%s", b->cluster_id);
+    mp.node_id = b->cfg.node_id;
+    int rc = meta_properties_write(dir, &mp);
     if (rc != 0) {
-        log_error("broker", "cannot write %s: %s", path, rill_strerror(rc));
+        log_error("broker", "cannot write %s/meta.properties: %s", dir, rill_strerror(rc));
         return RILL_ERR_IO;
     }
-    log_info("broker", "formatted %s for cluster %s", b->cfg.log_dir_list[0], b->cluster_id);
+    log_info("broker", "formatted %s for cluster %s", dir, b->cluster_id);
     return RILL_OK;
 }
 

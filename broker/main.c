@@ -1,6 +1,7 @@
 /* rill: the broker process. Loads the configuration (file, environment,
  * flags), starts the broker and runs its loop until SIGTERM or SIGINT.
- * `rill quorum status` asks a running node about the metadata quorum. */
+ * `rill quorum status` asks a running node about the metadata quorum;
+ * `rill storage` formats data directories (broker/cli_storage.h). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "broker/broker.h"
 #include "broker/cli_quorum.h"
+#include "broker/cli_storage.h"
 #include "broker/config.h"
 #include "common/log.h"
 
@@ -18,6 +20,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "quorum") == 0)
         return cli_quorum_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "storage") == 0)
+        return cli_storage_main(argc - 1, argv + 1);
     struct broker_config cfg;
     char err[512] = "";
     bool wants_exit = false;

@@ -3,6 +3,7 @@
  * MetadataRecord, unpacked and applied in order to one image. After every
  * step the image must be consistent: each topic is found under its name
  * and its id, and its partitions are numbered 0..n-1. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "metadata/image.h"
@@ -21,8 +22,21 @@ static void fuzz_check_topic(void *ctx, const struct metadata_topic *t)
     FUZZ_CHECK(metadata_image_topic(c->image, t->name, strlen(t->name)) == t);
     FUZZ_CHECK(metadata_image_topic_by_id(c->image, t->id) == t);
     FUZZ_CHECK(t->npartitions >= 0 && t->npartitions <= t->partitions_cap);
-    for (int32_t i = 0; i < t->npartitions; i++)
-        FUZZ_CHECK(t->partitions[i].partition == i);
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        const struct metadata_partition *p = &t->partitions[i];
+        FUZZ_CHECK(p->partition == i);
+        /* The ISR is a non-empty subset of the replicas holding the leader. */
+        FUZZ_CHECK(p->nisr >= 1 && p->nisr <= p->nreplicas);
+        bool leader_in = p->leader == -1;
+        for (size_t k = 0; k < p->nisr; k++) {
+            bool replica = false;
+            for (size_t r = 0; r < p->nreplicas; r++)
+                replica = replica || p->replicas[r] == p->isr[k];
+            FUZZ_CHECK(replica);
+            leader_in = leader_in || p->isr[k] == p->leader;
+        }
+        FUZZ_CHECK(leader_in);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

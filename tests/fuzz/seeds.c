@@ -332,6 +332,92 @@ static void seed_metadata_append(struct kafka_writer *w, Rill__Metadata__Metadat
     free(buf);
 }
 
+/* Brokers registering, a topic of three replicas, a fence that moves the
+ * leader, an unfence, and an unregistration. */
+static void seed_metadata_brokers(void)
+{
+    uint8_t id[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
+    struct kafka_writer w;
+    kafka_writer_init(&w);
+    Rill__Metadata__MetadataRecord rec;
+    for (int32_t b = 1; b <= 3; b++) {
+        uint8_t inc[16] = {(uint8_t)b};
+        Rill__Metadata__BrokerEndpoint ep = RILL__METADATA__BROKER_ENDPOINT__INIT;
+        ep.name = "PLAINTEXT";
+        ep.host = "127.0.0.1";
+        ep.port = 9091 + b;
+        Rill__Metadata__BrokerEndpoint *eps[] = {&ep};
+        Rill__Metadata__RegisterBrokerRecord reg = RILL__METADATA__REGISTER_BROKER_RECORD__INIT;
+        reg.broker_id = b;
+        reg.incarnation_id = (ProtobufCBinaryData){16, inc};
+        reg.broker_epoch = b;
+        reg.n_endpoints = 1;
+        reg.endpoints = eps;
+        reg.has_fenced = true;
+        reg.fenced = true;
+        rec = (Rill__Metadata__MetadataRecord)RILL__METADATA__METADATA_RECORD__INIT;
+        rec.record_case = RILL__METADATA__METADATA_RECORD__RECORD_REGISTER_BROKER;
+        rec.register_broker = &reg;
+        seed_metadata_append(&w, &rec);
+        Rill__Metadata__UnfenceBrokerRecord un = RILL__METADATA__UNFENCE_BROKER_RECORD__INIT;
+        un.broker_id = b;
+        un.broker_epoch = b;
+        rec = (Rill__Metadata__MetadataRecord)RILL__METADATA__METADATA_RECORD__INIT;
+        rec.record_case = RILL__METADATA__METADATA_RECORD__RECORD_UNFENCE_BROKER;
+        rec.unfence_broker = &un;
+        seed_metadata_append(&w, &rec);
+    }
+    Rill__Metadata__TopicRecord topic = RILL__METADATA__TOPIC_RECORD__INIT;
+    topic.name = "replicated";
+    topic.topic_id = (ProtobufCBinaryData){16, id};
+    rec = (Rill__Metadata__MetadataRecord)RILL__METADATA__METADATA_RECORD__INIT;
+    rec.record_case = RILL__METADATA__METADATA_RECORD__RECORD_TOPIC;
+    rec.topic = &topic;
+    seed_metadata_append(&w, &rec);
+    int32_t replicas[3] = {1, 2, 3};
+    Rill__Metadata__PartitionRecord part = RILL__METADATA__PARTITION_RECORD__INIT;
+    part.topic_id = (ProtobufCBinaryData){16, id};
+    part.n_replicas = 3;
+    part.replicas = replicas;
+    part.n_isr = 3;
+    part.isr = replicas;
+    part.leader = 1;
+    rec = (Rill__Metadata__MetadataRecord)RILL__METADATA__METADATA_RECORD__INIT;
+    rec.record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION;
+    rec.partition = &part;
+    seed_metadata_append(&w, &rec);
+    Rill__Metadata__FenceBrokerRecord fence = RILL__METADATA__FENCE_BROKER_RECORD__INIT;
+    fence.broker_id = 1;
+    fence.broker_epoch = 1;
+    rec = (Rill__Metadata__MetadataRecord)RILL__METADATA__METADATA_RECORD__INIT;
+    rec.record_case = RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER;
+    rec.fence_broker = &fence;
+    seed_metadata_append(&w, &rec);
+    int32_t isr[2] = {2, 3};
+    Rill__Metadata__PartitionChangeRecord change = RILL__METADATA__PARTITION_CHANGE_RECORD__INIT;
+    change.topic_id = (ProtobufCBinaryData){16, id};
+    change.partition_epoch = 0;
+    change.has_leader = true;
+    change.leader = 2;
+    change.has_isr_changed = true;
+    change.isr_changed = true;
+    change.n_isr = 2;
+    change.isr = isr;
+    rec = (Rill__Metadata__MetadataRecord)RILL__METADATA__METADATA_RECORD__INIT;
+    rec.record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION_CHANGE;
+    rec.partition_change = &change;
+    seed_metadata_append(&w, &rec);
+    seed_metadata_append(&w, &rec); /* the same change again: stale, a no-op */
+    Rill__Metadata__UnregisterBrokerRecord gone = RILL__METADATA__UNREGISTER_BROKER_RECORD__INIT;
+    gone.broker_id = 1;
+    gone.broker_epoch = 1;
+    rec = (Rill__Metadata__MetadataRecord)RILL__METADATA__METADATA_RECORD__INIT;
+    rec.record_case = RILL__METADATA__METADATA_RECORD__RECORD_UNREGISTER_BROKER;
+    rec.unregister_broker = &gone;
+    seed_metadata_append(&w, &rec);
+    seed_writer("corpus", "metadata_record", "brokers-fence-change", &w);
+}
+
 static void seed_metadata(void)
 {
     uint8_t id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -385,6 +471,7 @@ static void seed_metadata(void)
     rec.remove_topic = &rm;
     seed_metadata_append(&w, &rec);
     seed_writer("corpus", "metadata_record", "create-config-remove", &w);
+    seed_metadata_brokers();
 }
 
 /* ---- regressions: the fault classes of issue 6 --------------------------- */
@@ -660,6 +747,36 @@ static void seed_raft_rpc(void)
     struct raft_msg begin = {.type = RAFT_MSG_BEGIN_EPOCH, .from = 3, .to = 1, .term = 4,
                              .leader = 3};
     seed_raft_one("begin-epoch", &begin);
+    /* The controller requests that share the envelope. */
+    uint8_t *frame;
+    size_t len;
+    struct raft_wire_heartbeat hb = {.broker_id = 2, .broker_epoch = 7, .metadata_version = 40};
+    if (raft_wire_encode_heartbeat("fuzz-cluster", 2, &hb, &frame, &len) == 0) {
+        seed_write("corpus", "raft_rpc", "heartbeat", frame + RAFT_WIRE_PREFIX_BYTES,
+                   len - RAFT_WIRE_PREFIX_BYTES);
+        free(frame);
+    }
+    struct raft_wire_producer_ids pr = {.broker_id = 2, .broker_epoch = 7};
+    if (raft_wire_encode_producer_ids("fuzz-cluster", 2, &pr, &frame, &len) == 0) {
+        seed_write("corpus", "raft_rpc", "producer-ids", frame + RAFT_WIRE_PREFIX_BYTES,
+                   len - RAFT_WIRE_PREFIX_BYTES);
+        free(frame);
+    }
+    /* A relayed DeleteTopics v1 (header and body) and an answer. */
+    static const uint8_t relayed[] = {0, 20, 0, 1, 0, 0, 0, 7, 0, 2, 'c', 'l',
+                                      0, 0, 0, 1, 0, 4, 'g', 'o', 'n', 'e', 0, 0, 39, 16};
+    struct raft_wire_forwarded fw = {.id = 5, .bytes = relayed, .len = sizeof(relayed)};
+    if (raft_wire_encode_forwarded("fuzz-cluster", 2, false, &fw, &frame, &len) == 0) {
+        seed_write("corpus", "raft_rpc", "forwarded-request", frame + RAFT_WIRE_PREFIX_BYTES,
+                   len - RAFT_WIRE_PREFIX_BYTES);
+        free(frame);
+    }
+    fw.metadata_version = 41;
+    if (raft_wire_encode_forwarded("fuzz-cluster", 1, true, &fw, &frame, &len) == 0) {
+        seed_write("corpus", "raft_rpc", "forwarded-response", frame + RAFT_WIRE_PREFIX_BYTES,
+                   len - RAFT_WIRE_PREFIX_BYTES);
+        free(frame);
+    }
 }
 
 int main(int argc, char **argv)
