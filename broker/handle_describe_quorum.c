@@ -1,7 +1,8 @@
 /* DescribeQuorum v0-2 (KIP-595, KIP-853): the metadata quorum as
  * kafka-metadata-quorum.sh shows it. Only the leader knows every replica's
- * position; another node answers NOT_LEADER_OR_FOLLOWER with the leader it
- * knows (forwarding to the controller comes with the controller channel).
+ * position: another node relays the request to it (forwarding.h), as Kafka's
+ * brokers do, and answers NOT_LEADER_OR_FOLLOWER with the leader it knows
+ * only when it cannot.
  * Offsets are Kafka offsets of __cluster_metadata-0: a replica's log end is
  * the end of the last batch it holds durably; the high watermark is the end
  * of the last committed one. */
@@ -9,6 +10,7 @@
 
 #include "broker/api_table.h"
 #include "broker/broker.h"
+#include "broker/quorum/forwarding.h"
 #include "broker/quorum/metadata_log.h"
 #include "broker/request.h"
 #include "common/clock.h"
@@ -100,6 +102,8 @@ static int describe_quorum_nodes(struct request *req, struct kafka_describe_quor
 
 void handle_describe_quorum(struct request *req)
 {
+    if (forwarding_forward(req->broker, req))
+        return; /* the leader answers */
     const struct kafka_describe_quorum_request *in = req->body;
     struct kafka_describe_quorum_response *resp = request_response(req);
     if (resp == NULL) {

@@ -67,7 +67,7 @@ static bool forwarding_relayable(int16_t api_key)
 {
     return api_key == KAFKA_API_CREATE_TOPICS || api_key == KAFKA_API_DELETE_TOPICS ||
            api_key == KAFKA_API_CREATE_PARTITIONS || api_key == KAFKA_API_ALTER_CONFIGS ||
-           api_key == KAFKA_API_INCREMENTAL_ALTER_CONFIGS;
+           api_key == KAFKA_API_INCREMENTAL_ALTER_CONFIGS || api_key == KAFKA_API_DESCRIBE_QUORUM;
 }
 
 int forwarding_forward(struct broker *b, struct request *req)

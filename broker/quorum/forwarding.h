@@ -1,5 +1,6 @@
-/* Admin requests that only the controller can carry out (CreateTopics,
- * DeleteTopics, CreatePartitions, ...), accepted by every broker: a broker
+/* Admin requests that only the controller can carry out or answer
+ * (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
+ * IncrementalAlterConfigs, DescribeQuorum), accepted by every broker: a broker
  * that is not the active controller relays the client's request frame,
  * unchanged, to the controller over the internal listener (KIP-590's
  * Envelope, simplified), the controller runs its own handler on it and

@@ -168,10 +168,13 @@ class Quorum(unittest.TestCase):
                 self.assertEqual(fetch, -1)
             else:
                 self.assertGreater(fetch, time.time() * 1000 - 5000)
-        # Version 2 (Nodes) parses too; a follower says it does not lead.
+        # Version 2 (Nodes) parses too; a follower relays the request to the
+        # leader, as Kafka's brokers do, and gives its answer.
         self.assertEqual(describe_quorum(leader.port, 2)[2], c)
         follower = next(b for n, b in self.cluster.nodes.items() if n != c)
-        self.assertEqual(describe_quorum(follower.port)[1], 6)  # NOT_LEADER_OR_FOLLOWER
+        relayed = describe_quorum(follower.port)
+        self.assertEqual(relayed[:3], (0, 0, c))
+        self.assertEqual(sorted(v[0] for v in relayed[5]), [1, 2, 3])
         # rill's own status view says the same.
         out = subprocess.run([RILL_BIN, "quorum", "status", "--bootstrap-server",
                               leader.bootstrap], capture_output=True, text=True, timeout=30)
@@ -180,8 +183,8 @@ class Quorum(unittest.TestCase):
         self.assertEqual(sum(line.startswith("voter") for line in out.stdout.splitlines()), 3)
         out = subprocess.run([RILL_BIN, "quorum", "status", "--bootstrap-server",
                               follower.bootstrap], capture_output=True, text=True, timeout=30)
-        self.assertEqual(out.returncode, 1)
-        self.assertIn("ask the leader, node %d" % c, out.stderr)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("leader %d, epoch %d" % (c, epoch), out.stdout)
 
     def test_every_node_lists_every_broker_and_routes_to_the_leader(self):
         from confluent_kafka import Consumer, Producer, TopicPartition
