@@ -109,7 +109,7 @@ $(CSIM_BIN): $(BUILD)/obj/tests/sim/controller_sim.o \
                                               common/rill_error.c) \
              $(GEN)/proto/metadata.pb-c.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libprotobuf-c libzstd 2>/dev/null || echo -lprotobuf-c -lzstd)
 
 sim: $(SIM_BIN) $(CSIM_BIN)
 	$(SANENV) $(SIM_BIN) --seeds $(SIM_SEEDS) --first $(SIM_FIRST)

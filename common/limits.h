@@ -147,6 +147,11 @@
  * runs more than a handful). */
 #define LIMIT_REPLICATION_FACTOR 64
 
+/* A metadata snapshot, inflated (metadata/snapshot.h): far above any real
+ * image (100,000 topics of a few partitions take a few tens of MiB), so
+ * that a corrupt or hostile one cannot make a node allocate without bound. */
+#define LIMIT_METADATA_SNAPSHOT_BYTES (512u << 20)
+
 /* Not limited, on purpose: open segment files (Kafka keeps every segment
  * open as well; the broker raises RLIMIT_NOFILE to its hard limit) and the
  * flush queue (at most one fsync job per partition is ever queued). Pending

@@ -509,3 +509,63 @@ int metadata_image_apply(struct metadata_image *image,
         image->version++;
     return rc;
 }
+
+/* ---- digest ------------------------------------------------------------------ */
+
+static uint64_t digest_mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0x100000001b3ull;
+}
+
+static uint64_t digest_bytes(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = digest_mix(h, b[i]);
+    return h;
+}
+
+static void digest_topic(void *ctx, const struct metadata_topic *t)
+{
+    uint64_t h = digest_bytes(17, t->name, strlen(t->name));
+    h = digest_bytes(h, t->id, METADATA_TOPIC_ID_BYTES);
+    h = digest_mix(h, t->internal);
+    h = digest_mix(h, (uint64_t)t->npartitions);
+    for (int32_t i = 0; i < t->npartitions; i++) {
+        const struct metadata_partition *p = &t->partitions[i];
+        h = digest_mix(h, (uint64_t)(uint32_t)p->leader);
+        h = digest_mix(h, (uint64_t)p->leader_epoch);
+        h = digest_mix(h, (uint64_t)p->partition_epoch);
+        h = digest_bytes(h, p->replicas, p->nreplicas * sizeof(int32_t));
+        h = digest_bytes(h, p->isr, p->nisr * sizeof(int32_t));
+    }
+    /* Configs in any order: summed like topics. */
+    uint64_t configs = 0;
+    for (size_t i = 0; i < t->nconfigs; i++) {
+        uint64_t c = digest_bytes(29, t->configs[i].name, strlen(t->configs[i].name));
+        configs += digest_bytes(c, t->configs[i].value, strlen(t->configs[i].value));
+    }
+    h = digest_mix(h, configs);
+    *(uint64_t *)ctx += h; /* order-free: topics are visited in hash order */
+}
+
+uint64_t metadata_image_digest(const struct metadata_image *image)
+{
+    uint64_t topics = 0;
+    metadata_image_each_topic(image, digest_topic, &topics);
+    uint64_t h = digest_mix(digest_mix(1, topics), image->version);
+    h = digest_mix(h, (uint64_t)image->next_producer_id);
+    h = digest_mix(h, (uint64_t)(uint32_t)image->producer_ids_broker);
+    for (size_t i = 0; i < image->nbrokers; i++) {
+        const struct metadata_broker *b = &image->brokers[i];
+        h = digest_mix(h, (uint64_t)b->id);
+        h = digest_mix(h, (uint64_t)b->epoch);
+        h = digest_mix(h, b->fenced);
+        h = digest_mix(h, b->registered_version);
+        h = digest_bytes(h, b->incarnation, 16);
+        h = digest_bytes(h, b->host, strlen(b->host));
+        h = digest_mix(h, (uint64_t)b->port);
+    }
+    return h;
+}

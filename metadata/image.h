@@ -120,6 +120,13 @@ const struct metadata_broker *metadata_image_broker(const struct metadata_image 
 /* True when id is registered and not fenced. */
 bool metadata_image_broker_live(const struct metadata_image *image, int32_t id);
 
+/* A hash of the image's content: topics (names, ids, partitions with
+ * replicas, ISR, leader and epochs, configs) in any order, brokers, the
+ * producer-id reservation and the version. Two images with the same
+ * content have the same digest; topic versions (local bookkeeping) are
+ * left out. For checks that images agree (tests/sim, snapshots). */
+uint64_t metadata_image_digest(const struct metadata_image *image);
+
 /* The override of name on topic, or NULL. */
 const char *metadata_topic_config(const struct metadata_topic *topic, const char *name);
 

@@ -21,6 +21,9 @@
  *     subset of the replicas holding the leader;
  *   - broker epochs only grow, producer-id blocks only move forward, and a
  *     new topic's replicas are distinct live brokers;
+ *   - a node restarted from a snapshot (its own, or the controller's, as
+ *     one sent by the leader) holds exactly the image every node had after
+ *     that many entries, and goes on applying from there;
  *   - liveness, after the faults stop: within a bounded time every broker
  *     is registered and unfenced and every partition has a leader.
  * A failing seed is printed and replays exactly (--first S --seeds 1).
@@ -36,6 +39,7 @@
 #include "common/rill_error.h"
 #include "metadata/controller.h"
 #include "metadata/image.h"
+#include "metadata/snapshot.h"
 #include "proto/metadata.pb-c.h"
 
 enum {
@@ -53,7 +57,7 @@ static bool sim_verbose;
 
 /* What the runs exercised, summed over seeds (printed at the end). */
 static struct {
-    uint64_t entries, fences, unfences, changes, stale, topics, elections;
+    uint64_t entries, fences, unfences, changes, stale, topics, elections, snapshots;
 } sim_stats;
 
 static uint64_t rnd(void)
@@ -124,60 +128,6 @@ static bool sim_fail(struct sim *s, const char *fmt, ...)
     vsnprintf(s->failure, sizeof(s->failure), fmt, ap);
     va_end(ap);
     return false;
-}
-
-/* ---- digests -------------------------------------------------------------- */
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    return h * 0x100000001b3ull;
-}
-
-static uint64_t mix_bytes(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = mix(h, b[i]);
-    return h;
-}
-
-static void digest_topic(void *ctx, const struct metadata_topic *t)
-{
-    uint64_t h = mix_bytes(17, t->name, strlen(t->name));
-    h = mix_bytes(h, t->id, 16);
-    h = mix(h, (uint64_t)t->npartitions);
-    for (int32_t i = 0; i < t->npartitions; i++) {
-        const struct metadata_partition *p = &t->partitions[i];
-        h = mix(h, (uint64_t)(uint32_t)p->leader);
-        h = mix(h, (uint64_t)p->leader_epoch);
-        h = mix(h, (uint64_t)p->partition_epoch);
-        h = mix_bytes(h, p->replicas, p->nreplicas * sizeof(int32_t));
-        h = mix_bytes(h, p->isr, p->nisr * sizeof(int32_t));
-    }
-    for (size_t i = 0; i < t->nconfigs; i++) {
-        h = mix_bytes(h, t->configs[i].name, strlen(t->configs[i].name));
-        h = mix_bytes(h, t->configs[i].value, strlen(t->configs[i].value));
-    }
-    *(uint64_t *)ctx += h; /* order-free: topics are visited in hash order */
-}
-
-static uint64_t image_digest(const struct metadata_image *img)
-{
-    uint64_t topics = 0;
-    metadata_image_each_topic(img, digest_topic, &topics);
-    uint64_t h = mix(mix(1, topics), img->version);
-    h = mix(h, (uint64_t)img->next_producer_id);
-    for (size_t i = 0; i < img->nbrokers; i++) {
-        const struct metadata_broker *b = &img->brokers[i];
-        h = mix(h, (uint64_t)b->id);
-        h = mix(h, (uint64_t)b->epoch);
-        h = mix(h, b->fenced);
-        h = mix(h, b->registered_version);
-        h = mix_bytes(h, b->incarnation, 16);
-        h = mix(h, (uint64_t)b->port);
-    }
-    return h;
 }
 
 /* ---- checks on one record's effect ------------------------------------------------ */
@@ -348,7 +298,7 @@ static bool sim_catch_up(struct sim *s, struct sim_node *n, size_t upto)
             if (!sim_apply_record(s, n, e->recs[i], e->lens[i]))
                 return false;
         n->applied++;
-        uint64_t d = image_digest(&n->image);
+        uint64_t d = metadata_image_digest(&n->image);
         if (s->digests[n->applied] == 0)
             s->digests[n->applied] = d;
         else if (s->digests[n->applied] != d)
@@ -564,6 +514,40 @@ static void sim_broker_tick(struct sim *s, struct sim_node *n)
                                   s->now_ms);
 }
 
+/* Node n restarts from a snapshot of node `from`'s image (itself: a
+ * restart that loads its own last snapshot; another: a snapshot the leader
+ * sent). Its image must then be exactly the one every node had after that
+ * many entries. */
+static bool sim_install_snapshot(struct sim *s, struct sim_node *n, const struct sim_node *from)
+{
+    struct metadata_snapshot_meta meta = {.raft_index = from->applied, .raft_term = 1,
+                                          .next_offset = (int64_t)from->applied};
+    uint8_t *data;
+    size_t len;
+    if (metadata_snapshot_encode(&from->image, &meta, &data, &len) != 0)
+        abort();
+    struct metadata_image img;
+    if (metadata_image_init(&img) != 0)
+        abort();
+    struct metadata_snapshot_meta got;
+    int rc = metadata_snapshot_decode(data, len, &got, &img);
+    free(data);
+    if (rc != 0)
+        return sim_fail(s, "node %d: a snapshot of node %d does not decode: %s", n->id,
+                        from->id, rill_strerror(rc));
+    if (got.raft_index != meta.raft_index || got.next_offset != meta.next_offset)
+        return sim_fail(s, "node %d: the snapshot's position changed", n->id);
+    if (metadata_image_digest(&img) != metadata_image_digest(&from->image) ||
+        (from->applied > 0 && metadata_image_digest(&img) != s->digests[from->applied]))
+        return sim_fail(s, "node %d: the image from a snapshot of node %d after entry %zu "
+                           "differs from the live one", n->id, from->id, from->applied);
+    metadata_image_free(&n->image);
+    n->image = img;
+    n->applied = from->applied;
+    sim_stats.snapshots++;
+    return true;
+}
+
 static void sim_fault(struct sim *s)
 {
     struct sim_node *n = &s->nodes[rnd_below(SIM_NODES)];
@@ -578,6 +562,12 @@ static void sim_fault(struct sim *s)
         n->stopping = false;
         n->incarnation++;
         n->next_heartbeat_ms = s->now_ms;
+        uint32_t how = rnd_below(10);
+        if (how < 4)
+            sim_install_snapshot(s, n, n);
+        else if (how < 7 && s->controller >= 0 &&
+                 s->nodes[s->controller].applied >= n->applied)
+            sim_install_snapshot(s, n, &s->nodes[s->controller]);
         if (s->controller < 0)
             sim_elect_controller(s);
     } else if (what < 60 && n->up && !n->paused) {
@@ -743,8 +733,9 @@ int main(int argc, char **argv)
            "images identical on every node, epochs and ISRs sound, settled after healing\n"
            "  (%" PRIu64 " entries, %" PRIu64 " controller changes, %" PRIu64 " topics, %" PRIu64
            " fences, %" PRIu64 " unfences, %" PRIu64 " partition changes of which %" PRIu64
-           " stale)\n",
+           " stale, %" PRIu64 " restarts from snapshots)\n",
            seeds, steps, sim_stats.entries, sim_stats.elections, sim_stats.topics,
-           sim_stats.fences, sim_stats.unfences, sim_stats.changes, sim_stats.stale);
+           sim_stats.fences, sim_stats.unfences, sim_stats.changes, sim_stats.stale,
+           sim_stats.snapshots);
     return 0;
 }
