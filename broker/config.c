@@ -40,6 +40,13 @@ const struct config_key broker_config_keys[] = {
      "An unanswered Raft request is sent again after this."},
     {"controller.quorum.retry.backoff.ms", CONFIG_INT, CFG_OFF(controller_quorum_retry_backoff_ms),
      "20", 1, 60000, "Wait before reconnecting to a quorum peer."},
+    {"metadata.log.max.record.bytes.between.snapshots", CONFIG_LONG,
+     CFG_OFF(metadata_log_max_record_bytes_between_snapshots), "20971520", 1024, INT64_MAX,
+     "Metadata records (bytes) applied after which a node writes a new snapshot of its image "
+     "and deletes the metadata log segments before it."},
+    {"metadata.log.segment.bytes", CONFIG_INT, CFG_OFF(metadata_log_segment_bytes), "67108864",
+     16384, INT32_MAX,
+     "Segment size of the metadata log; only whole segments below a snapshot are deleted."},
     {"broker.heartbeat.interval.ms", CONFIG_INT, CFG_OFF(broker_heartbeat_interval_ms), "2000",
      10, 600000, "How often a registered broker tells the controller it is alive."},
     {"broker.session.timeout.ms", CONFIG_INT, CFG_OFF(broker_session_timeout_ms), "9000", 50,

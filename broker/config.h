@@ -90,6 +90,8 @@ struct broker_config {
     int32_t controller_quorum_fetch_timeout_ms;
     int32_t controller_quorum_request_timeout_ms;
     int32_t controller_quorum_retry_backoff_ms;
+    int64_t metadata_log_max_record_bytes_between_snapshots;
+    int32_t metadata_log_segment_bytes;
     int32_t broker_heartbeat_interval_ms;
     int32_t broker_session_timeout_ms;
     bool unclean_leader_election_enable;

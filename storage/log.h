@@ -141,6 +141,12 @@ int storage_log_scan_tail(struct storage_log *log, size_t segments,
  * removed whole). Returns 0 or a RILL_ERR_*. */
 int storage_log_truncate(struct storage_log *log, int64_t offset);
 
+/* Removes every segment and starts the log over, empty, at offset (which
+ * may lie past the old end): a follower that installs a snapshot of
+ * everything before offset. Durable with the fsync it starts. Returns 0 or
+ * a RILL_ERR_*. */
+int storage_log_reset(struct storage_log *log, int64_t offset);
+
 /* Deletes closed segments older than retention.ms or beyond
  * retention.bytes. Returns how many segments were deleted, or < 0. */
 int storage_log_apply_retention(struct storage_log *log, int64_t now_ms);

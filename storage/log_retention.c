@@ -56,33 +56,47 @@ static int truncate_scan_batch(void *ctx, const struct segment_batch *b)
     return 0;
 }
 
+/* Drops every segment and starts the log over, empty, at base. */
+static int retention_start_over(struct storage_log *log, int64_t base)
+{
+    int fd;
+    while (log->nsegs > 0) {
+        struct storage_segment *seg = &log->segs[--log->nsegs];
+        if (seg->fd >= 0)
+            close(seg->fd);
+        retention_drop_file(log, seg->base_offset);
+    }
+    int rc = segment_open(log->path, base, true, &fd);
+    if (rc == 0)
+        rc = log_add_segment(log, base, fd);
+    if (rc != 0)
+        return rc;
+    log->dir_dirty = true;
+    log->log_start_offset = base;
+    log->log_end_offset = base;
+    log->max_timestamp = -1;
+    log->time_indexed_max = -1;
+    return retention_put_log_start(log);
+}
+
+static int retention_after_cut(struct storage_log *log);
+
+int storage_log_reset(struct storage_log *log, int64_t offset)
+{
+    if (offset < 0)
+        return RILL_ERR_INVALID;
+    int rc = retention_start_over(log, offset);
+    return rc != 0 ? rc : retention_after_cut(log);
+}
+
 int storage_log_truncate(struct storage_log *log, int64_t offset)
 {
     if (offset >= log->log_end_offset)
         return RILL_OK;
-    struct storage_index *idx = log->store->index;
     int rc;
     if (offset <= log->segs[0].base_offset) {
         /* Nothing survives: start over empty at offset. */
-        int fd;
-        int64_t base = offset > 0 ? offset : 0;
-        while (log->nsegs > 0) {
-            struct storage_segment *seg = &log->segs[--log->nsegs];
-            if (seg->fd >= 0)
-                close(seg->fd);
-            retention_drop_file(log, seg->base_offset);
-        }
-        rc = segment_open(log->path, base, true, &fd);
-        if (rc == 0)
-            rc = log_add_segment(log, base, fd);
-        if (rc != 0)
-            return rc;
-        log->dir_dirty = true;
-        log->log_start_offset = base;
-        log->log_end_offset = base;
-        log->max_timestamp = -1;
-        log->time_indexed_max = -1;
-        rc = retention_put_log_start(log);
+        rc = retention_start_over(log, offset > 0 ? offset : 0);
     } else {
         struct storage_segment *seg = log_find_segment(log, offset);
         rc = log_segment_fd(log, seg);
@@ -115,6 +129,16 @@ int storage_log_truncate(struct storage_log *log, int64_t offset)
     }
     if (rc != 0)
         return rc;
+    return retention_after_cut(log);
+}
+
+/* After a truncation or a reset: what the log held durably before no
+ * longer counts past its new end, the index forgets what was cut, and an
+ * fsync makes the cut itself durable. */
+static int retention_after_cut(struct storage_log *log)
+{
+    struct storage_index *idx = log->store->index;
+    int rc;
     /* A flush in flight carries a checkpoint from before the cut; bumping
      * the generation makes its completion ignore it. The cut itself becomes
      * durable with the next fsync, which is started right away. */

@@ -329,6 +329,11 @@ static void remove_job_done(struct storage_job *job)
     free(rj);
 }
 
+void storage_store_submit(struct storage_store *store, struct storage_job *job)
+{
+    storage_worker_submit(store->janitor, job);
+}
+
 void store_remove_tree(struct storage_store *store, const char *path)
 {
     size_t n = strlen(path) + 1;

@@ -60,6 +60,12 @@ int storage_store_set_aside(struct storage_store *store, const char *dir, const 
 int storage_write_file_durably(const char *dir, const char *name, const void *data,
                                size_t len);
 
+struct storage_job;
+/* Runs job on the background worker that deletes files (its run() off the
+ * loop, its done() back on the loop, reaped with the rest): for slow
+ * one-off writes such as a metadata snapshot. */
+void storage_store_submit(struct storage_store *store, struct storage_job *job);
+
 struct storage_index *storage_store_index(struct storage_store *store);
 
 /* Whether a failed fsync took dir offline (storage/log.h). */

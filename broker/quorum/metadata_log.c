@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "common/rill_error.h"
+#include "metadata/snapshot.h"
 #include "proto/kafka_wire.h"
 #include "proto/record_batch.h"
 #include "proto/record_iter.h"
@@ -136,6 +137,50 @@ static int metadata_on_apply(void *ctx, uint64_t index, uint64_t term, const uin
         if (p->index == index && p->term == term)
             p->applied = true;
     return batch == NULL ? RILL_OK : metadata_apply_batch(ml, batch, len, base_offset);
+}
+
+static int metadata_on_snapshot(void *ctx, uint64_t index, uint64_t term, int64_t next_offset,
+                                uint8_t **data, size_t *len)
+{
+    struct metadata_log *ml = ctx;
+    ASSERT(ml->applied_index == index); /* taken right after applying */
+    struct metadata_snapshot_meta meta = {index, term, next_offset};
+    return metadata_snapshot_encode(&ml->image, &meta, data, len);
+}
+
+static void metadata_complete(struct metadata_log *ml);
+
+/* A snapshot replaces the image: at start-up (before any listener), or
+ * from the leader, when the listeners find what changed as after any
+ * batch. Proposals it overtakes learn that their entry was lost. */
+static int metadata_on_install(void *ctx, uint64_t index, uint64_t term, const uint8_t *data,
+                               size_t len)
+{
+    struct metadata_log *ml = ctx;
+    struct metadata_image image;
+    int rc = metadata_image_init(&image);
+    if (rc != 0)
+        return rc;
+    struct metadata_snapshot_meta meta;
+    rc = metadata_snapshot_decode(data, len, &meta, &image);
+    if (rc == 0 && (meta.raft_index != index || meta.raft_term != term))
+        rc = RILL_ERR_CORRUPT;
+    if (rc != 0) {
+        metadata_image_free(&image);
+        log_error("metadata", "the metadata snapshot of entry %llu is not sound: %s",
+                  (unsigned long long)index, rill_strerror(rc));
+        return rc;
+    }
+    metadata_image_free(&ml->image);
+    ml->image = image;
+    ml->image.applied_offset = meta.next_offset - 1;
+    ml->applied_index = index;
+    ml->applied_term = term;
+    log_info("metadata", "image from the snapshot of entry %llu: %zu topics, %zu brokers",
+             (unsigned long long)index, ml->image.ntopics, ml->image.nbrokers);
+    metadata_notify(ml);
+    metadata_complete(ml);
+    return RILL_OK;
 }
 
 static void metadata_complete(struct metadata_log *ml)
@@ -273,7 +318,7 @@ int metadata_log_open(struct broker *b, struct metadata_log **out)
     cfg.flush_policy = FLUSH_ALWAYS;
     cfg.retention_ms = -1;
     cfg.retention_bytes = -1;
-    cfg.segment_bytes = 64 << 20;
+    cfg.segment_bytes = b->cfg.metadata_log_segment_bytes;
     const char *dir = storage_store_dir_for(b->store, metadata_log_name);
     rc = storage_log_open(b->store, dir, metadata_log_name, NULL, &cfg, metadata_on_durable, ml,
                           &ml->log);
@@ -303,9 +348,12 @@ int metadata_log_open(struct broker *b, struct metadata_log **out)
                                  ? b->cfg.controller_quorum_election_timeout_ms / 2
                                  : 500,
         .request_timeout_ms = b->cfg.controller_quorum_request_timeout_ms,
+        .snapshot_bytes = b->cfg.metadata_log_max_record_bytes_between_snapshots,
         .seed = seed};
     struct quorum_hooks hooks = {.ctx = ml,
                                  .apply = metadata_on_apply,
+                                 .snapshot = metadata_on_snapshot,
+                                 .install = metadata_on_install,
                                  .applied = metadata_on_applied,
                                  .send = b->cfg.nvoters > 1 || !b->cfg.voter ? metadata_on_send
                                                                              : NULL,

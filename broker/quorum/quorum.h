@@ -17,6 +17,18 @@
  * is advanced. Ticks and messages arriving in between are held back and
  * fed in afterwards, in order.
  *
+ * Snapshots (KIP-630): once the applied entries since the last snapshot
+ * reach cfg.snapshot_bytes, the applied state is encoded (hooks.snapshot)
+ * and written, off the loop, to QUORUM_SNAPSHOT_FILE beside the log
+ * (atomically and durably); then the node compacts its log to it and
+ * the storage segments wholly below it are deleted. A snapshot file is a
+ * 24-byte header (Raft index, term, and the log offset after that entry,
+ * big-endian) and the payload; the same bytes go to a follower whose
+ * fetch position is gone, which writes the file, starts its storage log
+ * over at that offset and installs the payload (hooks.install). At start-
+ * up the file, if any, is installed first and only the batches after it
+ * are replayed.
+ *
  * Failures: an append refused for want of space is retried at each tick
  * (waiting proposals are failed at once with RILL_ERR_NOSPC, though they
  * may still commit later); a log directory that goes offline (a failed
@@ -32,6 +44,10 @@
 
 #include "raft/raft.h"
 
+/* The snapshot file beside the metadata log, and its header's size. */
+#define QUORUM_SNAPSHOT_FILE "snapshot.checkpoint"
+#define QUORUM_SNAPSHOT_HEADER_BYTES 24
+
 struct broker;
 struct storage_log;
 struct quorum;
@@ -43,6 +59,14 @@ struct quorum_hooks {
      * Returns 0; anything else stops the broker (the image would diverge). */
     int (*apply)(void *ctx, uint64_t index, uint64_t term, const uint8_t *batch, size_t len,
                  int64_t base_offset);
+    /* Encodes the applied state, which is the state after entry index
+     * (term), whose batch ends at next_offset; *data is malloc'd. Returns
+     * 0 or a RILL_ERR_* (the snapshot is skipped). NULL: no snapshots. */
+    int (*snapshot)(void *ctx, uint64_t index, uint64_t term, int64_t next_offset,
+                    uint8_t **data, size_t *len);
+    /* Replaces the applied state with a snapshot's payload, as of entry
+     * index (term). Returns 0; anything else stops the broker. */
+    int (*install)(void *ctx, uint64_t index, uint64_t term, const uint8_t *data, size_t len);
     /* After the committed entries of one ready were applied. */
     void (*applied)(void *ctx);
     /* Sends one message to another node (after what it depends on is
@@ -63,6 +87,7 @@ struct quorum_config {
     int64_t fetch_timeout_ms;    /* controller.quorum.fetch.timeout.ms */
     int64_t fetch_max_wait_ms;   /* a parked fetch is answered within this */
     int64_t request_timeout_ms;  /* controller.quorum.request.timeout.ms */
+    int64_t snapshot_bytes;      /* metadata.log.max.record.bytes.between.snapshots */
     uint64_t seed;
 };
 

@@ -221,11 +221,14 @@ class Quorum(unittest.TestCase):
         cons.close()
         self.assertEqual(got, [b"v-%d" % i for i in range(20)])
         # ...and a node that does not lead the partition refuses it.
+        md = AdminClient({"bootstrap.servers": other.bootstrap}).list_topics("routed", timeout=5)
+        lead = md.topics["routed"].partitions[0].leader
+        not_leader = next(b for n, b in self.cluster.nodes.items() if n != lead)
         bb = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
                                        producer_id=-1, producer_epoch=-1, base_sequence=-1,
                                        batch_size=1 << 20)
         bb.append(0, timestamp=int(time.time() * 1000), key=None, value=b"x", headers=[])
-        with RawClient(follower.port) as raw:
+        with RawClient(not_leader.port) as raw:
             resp = raw.request(ProduceRequest[3](transactional_id=None, required_acks=-1,
                                                  timeout=5000,
                                                  topics=[("routed", [(0, bytes(bb.build()))])]))
@@ -317,6 +320,67 @@ class Quorum(unittest.TestCase):
         self.assertIn("belongs to another cluster", str(ctx.exception))
         wrong.expected_exit = True
         wrong.cleanup()
+
+
+class Snapshots(unittest.TestCase):
+    """Metadata snapshots (KIP-630) across real processes: nodes snapshot
+    their image and delete the metadata log segments below it; a follower
+    whose data directory was wiped gets the leader's snapshot and then the
+    entries after it; a restarted node loads its snapshot instead of the
+    whole log. Small thresholds so that a test fills several segments."""
+
+    def setUp(self):
+        self.cluster = Cluster(3, args=[
+            "--metadata.log.max.record.bytes.between.snapshots=4096",
+            "--metadata.log.segment.bytes=16384"]).start()
+
+    def tearDown(self):
+        self.cluster.cleanup()
+
+    def test_a_wiped_follower_installs_the_snapshot_and_a_restart_loads_it(self):
+        import glob
+        import shutil
+        c = wait_until(lambda: agreed_controller(list(self.cluster.nodes.values())), 20,
+                       what="a controller")
+        admin = AdminClient({"bootstrap.servers": self.cluster.nodes[c].bootstrap})
+        names = ["snapped-%d" % i for i in range(120)]
+        for i in range(0, len(names), 20):
+            fs = admin.create_topics([NewTopic(n, 1, 1) for n in names[i:i + 20]],
+                                     operation_timeout=10)
+            for f in fs.values():
+                f.result(30)
+        leader = self.cluster.nodes[c]
+        meta_dir = os.path.join(leader.data_dir, "__cluster_metadata-0")
+        wait_until(lambda: os.path.exists(os.path.join(meta_dir, "snapshot.checkpoint")), 20,
+                   what="the leader's snapshot")
+
+        def first_segment():
+            return min(os.path.basename(f) for f in glob.glob(os.path.join(meta_dir, "*.log")))
+        # Segments wholly below a snapshot go.
+        wait_until(lambda: first_segment() != "%020d.log" % 0, 20,
+                   what="the first metadata segment to be deleted")
+        self.assertRegex(leader.log(), r"[1-9]\d* older segment\(s\) deleted")
+        # A follower loses its disk: same node id, empty directory.
+        n = next(i for i in self.cluster.nodes if i != c)
+        follower = self.cluster.nodes[n]
+        follower.kill()
+        shutil.rmtree(follower.data_dir)
+        self.cluster.start(n)
+        wait_until(lambda: set(names) <= topics_of(follower), 30,
+                   what="the wiped follower to catch up")
+        self.assertIn("installing the leader's metadata snapshot", follower.log())
+        # More metadata after the snapshot reaches it too.
+        admin.create_topics([NewTopic("after-install", 1, 1)])["after-install"].result(20)
+        wait_until(lambda: "after-install" in topics_of(follower), 20,
+                   what="entries after the snapshot")
+        # A restarted node loads its snapshot and replays only what follows.
+        leader.stop()
+        self.cluster.start(c)
+        self.assertIn("loaded the metadata snapshot of entry", leader.log())
+        wait_until(lambda: set(names) | {"after-install"} <= topics_of(leader), 20,
+                   what="the restarted node's topics")
+        views = [frozenset(topics_of(b)) for b in self.cluster.nodes.values()]
+        self.assertEqual(len(set(views)), 1)
 
 
 if __name__ == "__main__":
