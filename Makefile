@@ -176,7 +176,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wno-missing-field-initializers \
                 -I. -I$(FUZZ_GEN) -MMD -MP -fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_LIBS    := -lzstd -llz4 -lz -lsnappy -lprotobuf-c
-FUZZ_LIB_SRC := $(COMMON_SRC) $(PROTOC_SRC) $(META_SRC) $(RAFT_SRC) broker/group_records.c \
+FUZZ_LIB_SRC := $(COMMON_SRC) $(PROTOC_SRC) $(META_SRC) $(RAFT_SRC) broker/group/group_records.c \
                 broker/quorum/raft_wire.c
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC)) \
                 $(FUZZ_BUILD)/obj/gen/proto/metadata.pb-c.o $(FUZZ_BUILD)/obj/gen/proto/rpc.pb-c.o

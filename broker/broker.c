@@ -12,17 +12,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker/conn.h"
-#include "broker/group_coordinator.h"
+#include "broker/net/conn.h"
+#include "broker/group/group_coordinator.h"
 #include "broker/quorum/metadata_log.h"
-#include "broker/partition.h"
+#include "broker/replica/partition.h"
 #include "broker/meta_properties.h"
-#include "broker/producer_ids.h"
+#include "broker/quorum/producer_ids.h"
 #include "broker/quorum/controller_driver.h"
 #include "broker/quorum/forwarding.h"
 #include "broker/quorum/registration.h"
-#include "broker/request.h"
-#include "broker/topics.h"
+#include "broker/net/request.h"
+#include "broker/replica/topics.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"

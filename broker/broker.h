@@ -32,7 +32,7 @@ struct producer_ids;
 #define BROKER_MAX_LISTEN_ADDRS 4
 
 /* The budget of requests read but not yet answered, for the whole broker
- * (queued.max.request.bytes, queued.max.requests). broker/conn.c keeps it.
+ * (queued.max.request.bytes, queued.max.requests). broker/net/conn.c keeps it.
  *
  * Invariants:
  *   - bytes = the unparsed input buffered on every connection + the frames

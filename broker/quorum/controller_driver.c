@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
-#include "broker/producer_ids.h"
+#include "broker/quorum/producer_ids.h"
 #include "broker/quorum/metadata_log.h"
 #include "broker/quorum/raft_wire.h"
 #include "common/clock.h"

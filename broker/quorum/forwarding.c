@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/api_table.h"
+#include "broker/net/api_table.h"
 #include "broker/broker.h"
 #include "broker/quorum/metadata_log.h"
 #include "broker/quorum/raft_wire.h"
-#include "broker/request.h"
+#include "broker/net/request.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/log.h"

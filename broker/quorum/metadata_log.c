@@ -11,7 +11,7 @@
 #include "broker/quorum/raft_wire.h"
 #include "broker/quorum/controller_driver.h"
 #include "broker/quorum/forwarding.h"
-#include "broker/topics.h"
+#include "broker/replica/topics.h"
 #include "common/assert.h"
 #include "common/checked.h"
 #include "common/clock.h"

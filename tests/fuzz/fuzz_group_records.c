@@ -4,7 +4,7 @@
  * the same bytes once more (the round trip is stable). */
 #include <string.h>
 
-#include "broker/group_records.h"
+#include "broker/group/group_records.h"
 #include "tests/fuzz/fuzz.h"
 
 static void fuzz_same(const struct kafka_writer *a, const struct kafka_writer *b)

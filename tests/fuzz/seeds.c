@@ -20,7 +20,7 @@
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_frameHeaderSize */
 #include <zstd.h>
 
-#include "broker/group_records.h"
+#include "broker/group/group_records.h"
 #include "broker/quorum/raft_wire.h"
 #include "common/arena.h"
 #include "proto/compression.h"

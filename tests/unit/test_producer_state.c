@@ -1,6 +1,6 @@
 /* Idempotent producer state: duplicates, gaps, epochs, sequence wrap,
  * truncation and expiry. */
-#include "broker/producer_state.h"
+#include "broker/replica/producer_state.h"
 #include "proto/kafka_errors.h"
 #include "tests/unit/unit.h"
 
