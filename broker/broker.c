@@ -19,6 +19,7 @@
 #include "broker/meta_properties.h"
 #include "broker/quorum/producer_ids.h"
 #include "broker/quorum/controller_driver.h"
+#include "broker/quorum/controller_rpc.h"
 #include "broker/quorum/forwarding.h"
 #include "broker/quorum/registration.h"
 #include "broker/net/request.h"
@@ -432,7 +433,7 @@ int broker_start(struct broker *b, struct broker_config *cfg)
      * restarted broker from the one before it. */
     if (random_bytes(b->incarnation, sizeof(b->incarnation)) != 0)
         return RILL_ERR_IO;
-    rc = metadata_log_open(b, &b->mlog);
+    rc = metadata_log_open(b, controller_rpc_on_request, b, &b->mlog);
     if (rc != 0)
         return rc;
     /* Partitions open from the replayed image, not from the history of

@@ -9,9 +9,6 @@
 #include "broker/net/rpc.h"
 #include "broker/quorum/quorum.h"
 #include "broker/quorum/raft_wire.h"
-#include "broker/quorum/controller_driver.h"
-#include "broker/quorum/forwarding.h"
-#include "broker/replica/topics.h"
 #include "common/assert.h"
 #include "common/checked.h"
 #include "common/clock.h"
@@ -56,6 +53,8 @@ struct metadata_log {
     uint64_t applied_index;
     uint64_t applied_term; /* the term of the entry at applied_index */
     struct metadata_proposal *pending_head, *pending_tail;
+    metadata_request_fn on_request; /* frames that are not Raft messages */
+    void *on_request_ctx;
 };
 
 const struct metadata_image *metadata_log_image(const struct metadata_log *ml)
@@ -268,26 +267,11 @@ static int32_t metadata_on_frame(void *ctx, const uint8_t *body, size_t len)
     if (rc != 0)
         return -1;
     int32_t from = d.from;
-    if (d.kind == RAFT_WIRE_REGISTRATION) {
-        if (d.registration.broker_id == from)
-            controller_driver_on_registration(ml->broker->controller, &d.registration);
-    } else if (d.kind == RAFT_WIRE_HEARTBEAT) {
-        if (d.heartbeat.broker_id == from)
-            controller_driver_on_heartbeat(ml->broker->controller, &d.heartbeat);
-    } else if (d.kind == RAFT_WIRE_FORWARDED_REQUEST) {
-        forwarding_on_request(ml->broker, from, d.forwarded.id, d.forwarded.bytes,
-                              d.forwarded.len);
-    } else if (d.kind == RAFT_WIRE_FORWARDED_RESPONSE) {
-        forwarding_on_response(ml->broker, from, d.forwarded.id, d.forwarded.bytes,
-                               d.forwarded.len, d.forwarded.metadata_version);
-    } else if (d.kind == RAFT_WIRE_PRODUCER_IDS) {
-        if (d.producer_ids.broker_id == from)
-            controller_driver_on_producer_ids(ml->broker->controller, from,
-                                              d.producer_ids.broker_epoch);
-    } else if (d.kind == RAFT_WIRE_TOPIC_CREATION) {
-        topics_create_forwarded(ml->broker, &d.topic_creation);
-    } else if (d.msg.to == ml->broker->cfg.node_id && ml->quorum != NULL) {
-        quorum_step(ml->quorum, &d.msg);
+    if (d.kind == RAFT_WIRE_RAFT) {
+        if (d.msg.to == ml->broker->cfg.node_id && ml->quorum != NULL)
+            quorum_step(ml->quorum, &d.msg);
+    } else if (ml->on_request != NULL) {
+        ml->on_request(ml->on_request_ctx, &d);
     }
     raft_wire_decoded_free(&d);
     return from;
@@ -301,12 +285,15 @@ static void metadata_on_tick(evutil_socket_t fd, short what, void *arg)
     quorum_tick(ml->quorum);
 }
 
-int metadata_log_open(struct broker *b, struct metadata_log **out)
+int metadata_log_open(struct broker *b, metadata_request_fn on_request, void *ctx,
+                      struct metadata_log **out)
 {
     struct metadata_log *ml = calloc(1, sizeof(*ml));
     if (ml == NULL)
         return RILL_ERR_NOMEM;
     ml->broker = b;
+    ml->on_request = on_request;
+    ml->on_request_ctx = ctx;
     int rc = metadata_image_init(&ml->image);
     if (rc != 0) {
         free(ml);

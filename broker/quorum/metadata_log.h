@@ -2,9 +2,9 @@
  * batches in the internal log "__cluster_metadata-0" (protobuf-encoded
  * MetadataRecord values), and the image built by applying them in order.
  *
- * Changes are proposed, made durable, then applied, and only then do their
- * proposers hear back: the same propose -> commit -> apply path the Raft
- * quorum will drive, with commit meaning "fsynced on this node" until then.
+ * Changes are proposed to the Raft quorum (quorum.h), committed by a
+ * majority of voters (fsynced on each), then applied, and only then do
+ * their proposers hear back.
  *
  * The rest of the broker follows the image, not the records: listeners
  * registered here are called with the image after every batch of records
@@ -40,9 +40,18 @@ typedef void (*metadata_listener_fn)(void *ctx, const struct metadata_image *ima
 /* The most listeners (topics, groups, producer ids, ...). */
 #define METADATA_MAX_LISTENERS 8
 
-/* Opens the log and replays it into a fresh image. Fails, with the offset
+struct raft_wire_decoded;
+/* A frame from another node that is not a Raft message (a registration,
+ * a heartbeat, a relayed request, ...), decoded and checked to come from
+ * this cluster; valid during the call. */
+typedef void (*metadata_request_fn)(void *ctx, const struct raft_wire_decoded *d);
+
+/* Opens the log and replays it into a fresh image; frames for the
+ * controller and the brokers go to on_request (controller_rpc.h), so that
+ * this module never calls up into its users. Fails, with the offset
  * logged, when a committed record cannot be decoded or applied. */
-int metadata_log_open(struct broker *b, struct metadata_log **out);
+int metadata_log_open(struct broker *b, metadata_request_fn on_request, void *ctx,
+                      struct metadata_log **out);
 void metadata_log_close(struct metadata_log *ml);
 
 /* Tells every proposer still waiting that its records will not be applied
