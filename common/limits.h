@@ -152,6 +152,11 @@
  * that a corrupt or hostile one cannot make a node allocate without bound. */
 #define LIMIT_METADATA_SNAPSHOT_BYTES (512u << 20)
 
+/* Bytes of __consumer_offsets a coordinator load reads per loop turn: a
+ * large partition loads in slices, so that the loop (Raft, heartbeats,
+ * other clients) never waits long for it. */
+#define LIMIT_COORDINATOR_LOAD_SLICE_BYTES (1u << 20)
+
 /* Not limited, on purpose: open segment files (Kafka keeps every segment
  * open as well; the broker raises RLIMIT_NOFILE to its hard limit) and the
  * flush queue (at most one fsync job per partition is ever queued). Pending

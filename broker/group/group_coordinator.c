@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "broker/broker.h"
 #include "broker/net/conn.h"
 #include "broker/group/group.h"
@@ -13,6 +15,7 @@
 #include "broker/replica/topics.h"
 #include "common/checked.h"
 #include "common/clock.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/rill_error.h"
 #include "proto/kafka_errors.h"
@@ -43,6 +46,10 @@ struct coordinator_partition {
     int pending_writes;             /* appends not yet durable */
     int64_t records_since_snapshot;
     bool snapshotting;
+    /* Loading, a slice per loop turn (coordinator_load_slice). */
+    struct event *ev_load;
+    int64_t load_offset, load_end, load_records, load_now_ms;
+    int load_slices;
 };
 
 struct group_coordinator {
@@ -95,6 +102,8 @@ static void coordinator_drop_partition(struct coordinator_partition *cp)
         e = next;
     }
     strmap_free(&cp->groups);
+    if (cp->ev_load != NULL)
+        event_free(cp->ev_load);
     free(cp);
 }
 
@@ -667,51 +676,77 @@ static void coordinator_load_record(struct coordinator_partition *cp,
     free(v.members);
 }
 
-static int coordinator_load(struct coordinator_partition *cp)
+/* Reads up to one LIMIT_COORDINATOR_LOAD_SLICE_BYTES read of the
+ * partition into its groups. Returns 1 when more is left, 0 when the load
+ * is complete, or a RILL_ERR_*. */
+static int coordinator_load_slice(struct coordinator_partition *cp)
 {
     struct storage_log *log = cp->partition->log;
-    int64_t offset = storage_log_start_offset(log);
-    int64_t end = cp->partition->high_watermark;
-    int64_t now_ms = clock_mono_ms();
-    int64_t records = 0;
-    while (offset < end) {
-        uint8_t *buf;
-        size_t len;
-        int rc = storage_log_read_copy(log, offset, end, 1 << 20, &buf, &len);
-        if (rc != 0)
-            return rc;
-        if (len == 0)
+    if (cp->load_offset >= cp->load_end)
+        return 0;
+    uint8_t *buf;
+    size_t len;
+    int rc = storage_log_read_copy(log, cp->load_offset, cp->load_end,
+                                   LIMIT_COORDINATOR_LOAD_SLICE_BYTES, &buf, &len);
+    if (rc != 0)
+        return rc;
+    if (len == 0)
+        return 0;
+    cp->load_slices++;
+    size_t pos = 0;
+    while (pos + RB_HEADER_BYTES <= len) {
+        int64_t size = record_batch_total_size(buf + pos, len - pos);
+        if (size < RB_HEADER_BYTES || (size_t)size > len - pos)
             break;
-        size_t pos = 0;
-        while (pos + RB_HEADER_BYTES <= len) {
-            int64_t size = record_batch_total_size(buf + pos, len - pos);
-            if (size < RB_HEADER_BYTES || (size_t)size > len - pos)
-                break;
-            struct record_batch_header h;
-            record_batch_header_read(buf + pos, &h);
-            struct record_iter it;
-            struct record_view rec;
-            if (record_iter_open(&it, buf + pos, (size_t)size) == 0) {
-                int64_t at;
-                while (record_iter_next(&it, &rec) == 1 &&
-                       checked_add_i64(h.base_offset, rec.offset_delta, &at)) {
-                    if (at >= offset) {
-                        coordinator_load_record(cp, &rec, now_ms);
-                        records++;
-                    }
+        struct record_batch_header h;
+        record_batch_header_read(buf + pos, &h);
+        struct record_iter it;
+        struct record_view rec;
+        if (record_iter_open(&it, buf + pos, (size_t)size) == 0) {
+            int64_t at;
+            while (record_iter_next(&it, &rec) == 1 &&
+                   checked_add_i64(h.base_offset, rec.offset_delta, &at)) {
+                if (at >= cp->load_offset) {
+                    coordinator_load_record(cp, &rec, cp->load_now_ms);
+                    cp->load_records++;
                 }
             }
-            record_iter_close(&it);
-            offset = h.base_offset + h.last_offset_delta + 1;
-            pos += (size_t)size;
         }
-        free(buf);
+        record_iter_close(&it);
+        cp->load_offset = h.base_offset + h.last_offset_delta + 1;
+        pos += (size_t)size;
     }
-    if (records > 0)
-        log_info("groups", "%s-%d: loaded %zu groups from %lld records", GROUP_OFFSETS_TOPIC,
-                 cp->index, cp->groups.count, (long long)records);
-    cp->records_since_snapshot = records;
-    return RILL_OK;
+    free(buf);
+    return pos == 0 ? 0 : (cp->load_offset < cp->load_end);
+}
+
+static void coordinator_load_finish(struct coordinator_partition *cp, int rc)
+{
+    if (rc < 0)
+        log_error("groups", "%s-%d: load failed (%s); its groups start empty",
+                  GROUP_OFFSETS_TOPIC, cp->index, rill_strerror(rc));
+    else if (cp->load_records > 0)
+        log_info("groups", "%s-%d: loaded %zu groups from %lld records in %d slice(s)",
+                 GROUP_OFFSETS_TOPIC, cp->index, cp->groups.count, (long long)cp->load_records,
+                 cp->load_slices);
+    cp->records_since_snapshot = cp->load_records;
+    cp->state = CP_ACTIVE;
+}
+
+/* The next slice of a load, one per loop turn, so that a large partition
+ * never holds the loop (Raft ticks, heartbeats, other clients) for long;
+ * meanwhile its groups answer COORDINATOR_LOAD_IN_PROGRESS. */
+static void coordinator_on_load(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct coordinator_partition *cp = arg;
+    int rc = coordinator_load_slice(cp);
+    if (rc == 1) {
+        event_active(cp->ev_load, EV_TIMEOUT, 1);
+        return;
+    }
+    coordinator_load_finish(cp, rc);
 }
 
 void group_coordinator_partition_opened(struct group_coordinator *gc, struct partition *p)
@@ -737,10 +772,22 @@ void group_coordinator_partition_opened(struct group_coordinator *gc, struct par
     cp->state = CP_LOADING;
     cp->generation_tag = ++gc->loads;
     gc->parts[p->index] = cp;
-    if (coordinator_load(cp) != 0)
-        log_error("groups", "%s-%d: load failed; its groups start empty", GROUP_OFFSETS_TOPIC,
-                  p->index);
-    cp->state = CP_ACTIVE;
+    cp->load_offset = storage_log_start_offset(p->log);
+    cp->load_end = p->high_watermark;
+    cp->load_now_ms = clock_mono_ms();
+    /* The first slice at once: a small partition is ready before the
+     * next request. */
+    int rc = coordinator_load_slice(cp);
+    if (rc == 1) {
+        cp->ev_load = event_new(gc->broker->base, -1, 0, coordinator_on_load, cp);
+        if (cp->ev_load != NULL) {
+            event_active(cp->ev_load, EV_TIMEOUT, 1);
+            return;
+        }
+        while ((rc = coordinator_load_slice(cp)) == 1) /* no event: load it all now */
+            ;
+    }
+    coordinator_load_finish(cp, rc);
 }
 
 void group_coordinator_partition_closing(struct group_coordinator *gc, struct partition *p)

@@ -1,7 +1,8 @@
 """__consumer_offsets housekeeping: snapshots let old segments go while the
 committed state stays exact across restarts, and the offsets of a group
 that stays empty expire after offsets.retention.minutes (and only then:
-a group known only by its commits survives restarts)."""
+a group known only by its commits survives restarts); a partition too big
+to load at once loads in slices, every commit intact."""
 import glob
 import os
 import time
@@ -26,6 +27,45 @@ def committed(bootstrap, group, topic, parts):
 
 
 class OffsetsTopic(unittest.TestCase):
+    def test_a_large_offsets_partition_loads_in_slices(self):
+        """Over 1 MiB of commits (4000-byte metadata each) in one
+        __consumer_offsets partition: after a restart the coordinator reads
+        it a slice per loop turn (answering COORDINATOR_LOAD_IN_PROGRESS
+        meanwhile, which clients retry) and every group's offset and
+        metadata are back."""
+        import re
+        from kafka import KafkaConsumer, TopicPartition as KTopicPartition
+        from kafka.structs import OffsetAndMetadata
+        broker = Broker(args=["--offsets.topic.num.partitions=1"]).start()
+        try:
+            bs = broker.bootstrap
+            p = Producer({"bootstrap.servers": bs})
+            p.produce("sliced", value=b"x")
+            p.flush(30)
+            groups = 320
+            for g in range(groups):
+                c = KafkaConsumer(bootstrap_servers=bs, group_id="sliced-%d" % g,
+                                  enable_auto_commit=False)
+                meta = ("%04d" % g) * 1000
+                c.commit({KTopicPartition("sliced", 0): OffsetAndMetadata(g + 1, meta)})
+                c.close()
+            broker.restart()
+            found = re.findall(r"__consumer_offsets-0: loaded (\d+) groups from \d+ records in "
+                               r"(\d+) slice", broker.log())
+            self.assertTrue(found)
+            self.assertEqual(int(found[-1][0]), groups)
+            self.assertGreaterEqual(int(found[-1][1]), 2)
+            for g in (0, groups // 2, groups - 1):
+                c = KafkaConsumer(bootstrap_servers=bs, group_id="sliced-%d" % g,
+                                  enable_auto_commit=False)
+                got = c._coordinator.fetch_committed_offsets([KTopicPartition("sliced", 0)])
+                c.close()
+                om = got[KTopicPartition("sliced", 0)]
+                self.assertEqual((om.offset, om.metadata), (g + 1, ("%04d" % g) * 1000))
+        finally:
+            broker.cleanup()
+
+
     def test_snapshots_drop_superseded_segments(self):
         broker = Broker(args=["--offsets.topic.segment.bytes=1048576",
                               "--offsets.topic.num.partitions=1",
