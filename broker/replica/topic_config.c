@@ -28,6 +28,8 @@ const struct topic_config_key topic_config_keys[] = {
      "CreateTime or LogAppendTime"},
     {"min.insync.replicas", "min.insync.replicas", CONFIG_INT, 1, 32767,
      "replicas needed for acks=all"},
+    {"unclean.leader.election.enable", "unclean.leader.election.enable", CONFIG_BOOL, 0, 1,
+     "true or false: a replica outside the ISR may lead when no ISR member is alive"},
 };
 
 const size_t topic_config_key_count = sizeof(topic_config_keys) / sizeof(topic_config_keys[0]);
@@ -83,6 +85,8 @@ int topic_config_validate(const char *name, size_t name_len, const char *value,
         ok = strcmp(v, "producer") == 0;
     else if (strcmp(key->name, "message.timestamp.type") == 0)
         ok = strcmp(v, "CreateTime") == 0 || strcmp(v, "LogAppendTime") == 0;
+    else if (key->type == CONFIG_BOOL)
+        ok = strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
     if (!ok) {
         snprintf(err, errlen, "Invalid value %s for configuration %s: %s", v, key->name,
                  key->doc);
@@ -149,6 +153,8 @@ const char *topic_config_value(const struct broker_config *bcfg,
         return "producer";
     if (strcmp(key->name, "message.timestamp.type") == 0)
         return eff.timestamp_type == TIMESTAMP_LOG_APPEND_TIME ? "LogAppendTime" : "CreateTime";
+    if (strcmp(key->name, "unclean.leader.election.enable") == 0)
+        return bcfg->unclean_leader_election_enable ? "true" : "false";
     int64_t n = 0;
     if (strcmp(key->name, "retention.ms") == 0)
         n = eff.log.retention_ms;

@@ -228,6 +228,67 @@ START_TEST(sessions_expire_and_fence)
 }
 END_TEST
 
+START_TEST(unclean_election_only_when_enabled)
+{
+    struct metadata_image img;
+    ck_assert_int_eq(metadata_image_init(&img), 0);
+    for (int32_t id = 1; id <= 3; id++)
+        register_live(&img, id);
+    create(&img, "strict", 1, 3, 1);
+    uint8_t id[16];
+    memset(id, 2, 16);
+    const char *names[] = {"unclean.leader.election.enable"}, *values[] = {"true"};
+    struct controller_topic_request req = {.name = "lax", .name_len = 3, .num_partitions = 1,
+                                           .replication_factor = 3, .id = id,
+                                           .config_names = names, .config_values = values,
+                                           .nconfigs = 1};
+    struct controller_out out;
+    controller_out_init(&out);
+    ck_assert_int_eq(controller_create_topic(&img, &req, &out), 0);
+    apply_all(&img, &out);
+    /* Shrink both ISRs to their leader, then fence that leader. */
+    int32_t order[1][3];
+    memcpy(order[0], metadata_image_topic(&img, "strict", 6)->partitions[0].replicas,
+           sizeof(order[0]));
+    ck_assert_int_eq(controller_fence_broker(&img, &clean, order[0][1], &out), 0);
+    apply_all(&img, &out);
+    ck_assert_int_eq(controller_fence_broker(&img, &clean, order[0][2], &out), 0);
+    apply_all(&img, &out);
+    /* Both followers of "strict" are out; bring them back, fence the leader. */
+    for (int k = 1; k <= 2; k++) {
+        const struct metadata_broker *b = metadata_image_broker(&img, order[0][k]);
+        ck_assert_int_eq(controller_heartbeat(&img, &clean, b->id, b->epoch, img.version, false,
+                                              &out), 0);
+        apply_all(&img, &out);
+    }
+    ck_assert_int_eq(controller_fence_broker(&img, &clean, order[0][0], &out), 0);
+    apply_all(&img, &out);
+    const struct metadata_partition *strict =
+        &metadata_image_topic(&img, "strict", 6)->partitions[0];
+    ck_assert_int_eq(strict->leader, -1); /* its ISR holds only the fenced broker */
+    ck_assert_uint_eq(strict->nisr, 1);
+    /* "lax" went the same way (its ISR shrank to the broker fenced last),
+     * but its override lets a live replica outside the ISR lead. */
+    const struct metadata_partition *lax = &metadata_image_topic(&img, "lax", 3)->partitions[0];
+    ck_assert_int_ne(lax->leader, -1);
+    ck_assert_int_ne(lax->leader, order[0][0]);
+    ck_assert(metadata_image_broker_live(&img, lax->leader));
+    ck_assert_uint_eq(lax->nisr, 1);
+    ck_assert_int_eq(lax->isr[0], lax->leader);
+    /* The broker-wide setting makes "strict" elect a live replica too. */
+    const struct controller_config unclean = {.unclean_leader_election = true};
+    ck_assert_int_eq(controller_reconcile(&img, &unclean, &out), 0);
+    apply_all(&img, &out);
+    strict = &metadata_image_topic(&img, "strict", 6)->partitions[0];
+    ck_assert_int_ge(strict->leader, 1);
+    ck_assert(metadata_image_broker_live(&img, strict->leader));
+    ck_assert_uint_eq(strict->nisr, 1);
+    ck_assert_int_eq(strict->isr[0], strict->leader);
+    controller_out_free(&out);
+    metadata_image_free(&img);
+}
+END_TEST
+
 Suite *suite_controller(void)
 {
     Suite *s = suite_create("controller");
@@ -237,6 +298,7 @@ Suite *suite_controller(void)
     tcase_add_test(tc, stale_decisions_change_nothing);
     tcase_add_test(tc, a_new_incarnation_leaves_every_isr);
     tcase_add_test(tc, sessions_expire_and_fence);
+    tcase_add_test(tc, unclean_election_only_when_enabled);
     suite_add_tcase(s, tc);
     return s;
 }
