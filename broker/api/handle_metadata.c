@@ -56,6 +56,16 @@ static int metadata_fill_topic(struct request *req,
         p->ReplicaNodes.items = mp->replicas;
         p->IsrNodes.count = (int32_t)mp->nisr;
         p->IsrNodes.items = mp->isr;
+        /* Replicas on brokers that are fenced or gone (v5+). */
+        int32_t *offline = arena_alloc(&req->arena, (mp->nreplicas + 1) * sizeof(*offline));
+        if (offline == NULL)
+            return -1;
+        int32_t noffline = 0;
+        for (size_t r = 0; r < mp->nreplicas; r++)
+            if (!metadata_image_broker_live(metadata_log_image(b->mlog), mp->replicas[r]))
+                offline[noffline++] = mp->replicas[r];
+        p->OfflineReplicas.count = noffline;
+        p->OfflineReplicas.items = offline;
         /* A partition the image lists but this broker could not open. */
         bool local = bt != NULL && i < bt->npartitions && bt->partitions[i] != NULL;
         if (mp->leader == -1)

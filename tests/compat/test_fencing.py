@@ -33,42 +33,33 @@ def metadata(broker):
 def describe_cluster(broker, version=2, endpoint_type=1, include_fenced=True):
     """DescribeCluster by hand (flexible from v0): (error, cluster id,
     controller, [(id, host, port, fenced)])."""
-    import io
-    import struct
-    from kwire import RawClient
+    from kwire import FlexReader, RawClient
     body = b"\x00" + (bytes([endpoint_type]) if version >= 1 else b"") + (
         bytes([include_fenced]) if version >= 2 else b"") + b"\x00"
     with RawClient(broker.port) as c:
         c.send(60, version, body, flexible=True)
         _, p = c.recv()
-    r = io.BytesIO(p)
-    r.read(1)  # header tags
-
-    def uvarint():
-        shift = value = 0
-        while True:
-            b = r.read(1)[0]
-            value |= (b & 0x7f) << shift
-            if b < 0x80:
-                return value
-            shift += 7
+    f = FlexReader(p)
+    f.raw(1)  # header tags
+    uvarint = f.uvarint
 
     def cstr():
-        n = uvarint() - 1
-        return r.read(n).decode() if n >= 0 else None
-    _, err = struct.unpack(">ih", r.read(6))
+        v = f.cstring()
+        return v.decode() if v is not None else None
+    f.fixed(">i")
+    err = f.fixed(">h")
     cstr()
     if version >= 1:
-        r.read(1)
+        f.raw(1)
     cluster = cstr()
-    controller = struct.unpack(">i", r.read(4))[0]
+    controller = f.fixed(">i")
     brokers = []
     for _ in range(uvarint() - 1):
-        bid = struct.unpack(">i", r.read(4))[0]
+        bid = f.fixed(">i")
         host = cstr()
-        port = struct.unpack(">i", r.read(4))[0]
+        port = f.fixed(">i")
         cstr()
-        fenced = bool(r.read(1)[0]) if version >= 2 else False
+        fenced = bool(f.raw(1)[0]) if version >= 2 else False
         uvarint()
         brokers.append((bid, host, port, fenced))
     return err, cluster, controller, brokers
@@ -157,6 +148,13 @@ class Fencing(unittest.TestCase):
         for p, (leader, replicas, isr) in after["single"].items():
             if replicas == [c]:  # its only replica is gone: no leader, ISR kept
                 self.assertEqual((leader, isr), (-1, [c]))
+        # Metadata v5+ names the replicas on the fenced broker as offline.
+        from kafka.protocol.metadata import MetadataRequest
+        from kwire import RawClient
+        with RawClient(rest[0].port) as raw:
+            md = raw.request(MetadataRequest[5](topics=["moving"], allow_auto_topic_creation=False))
+        for part in md.topics[0][3]:
+            self.assertEqual(part[5], [c])
         # The new leaders take writes.
         prod = Producer({"bootstrap.servers": rest[0].bootstrap, "acks": "all"})
         for p in after["moving"]:

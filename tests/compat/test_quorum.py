@@ -7,7 +7,6 @@ when it comes back. A node of another cluster is refused.
 The data plane of a cluster (replica placement, leaders per partition,
 brokers in Metadata) comes with the rest of the cluster work; these tests
 exercise the quorum underneath it."""
-import io
 import os
 import statistics
 import struct
@@ -17,7 +16,7 @@ import unittest
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from kwire import RawClient
+from kwire import FlexReader, RawClient
 from rill import RILL_BIN, Broker, Cluster, wait_until
 
 
@@ -30,22 +29,8 @@ def describe_quorum(port, version=1):
     with RawClient(port) as c:
         c.send(55, version, body, flexible=True)
         _, payload = c.recv()
-    r = io.BytesIO(payload)
-    u = lambda fmt: struct.unpack(fmt, r.read(struct.calcsize(fmt)))[0]
-
-    def uvarint():
-        shift = value = 0
-        while True:
-            b = r.read(1)[0]
-            value |= (b & 0x7f) << shift
-            if b < 0x80:
-                return value
-            shift += 7
-
-    def cstring():
-        n = uvarint() - 1
-        return r.read(n) if n >= 0 else None
-
+    f = FlexReader(payload)
+    u, uvarint, cstring = f.fixed, f.uvarint, f.cstring
     uvarint()  # response header tags
     top = u(">h")
     if version >= 2:
@@ -62,7 +47,7 @@ def describe_quorum(port, version=1):
         for _ in range(uvarint() - 1):
             rid = u(">i")
             if version >= 2:
-                r.read(16)
+                f.raw(16)
             leo = u(">q")
             fetch, caught = (u(">q"), u(">q")) if version >= 1 else (-1, -1)
             uvarint()

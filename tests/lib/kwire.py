@@ -86,3 +86,32 @@ class RawClient:
             return False
         except OSError:
             return True
+
+
+class FlexReader:
+    """Reads a flexible-version response body by hand (for APIs kafka-python
+    2.0.2 has no classes for): fixed-size fields, unsigned varints, compact
+    strings."""
+
+    def __init__(self, payload):
+        self.r = io.BytesIO(payload)
+
+    def fixed(self, fmt):
+        return struct.unpack(fmt, self.r.read(struct.calcsize(fmt)))[0]
+
+    def raw(self, n):
+        return self.r.read(n)
+
+    def uvarint(self):
+        shift = value = 0
+        while True:
+            b = self.r.read(1)[0]
+            value |= (b & 0x7f) << shift
+            if b < 0x80:
+                return value
+            shift += 7
+
+    def cstring(self):
+        """A compact nullable string as bytes (None for null)."""
+        n = self.uvarint() - 1
+        return self.r.read(n) if n >= 0 else None
