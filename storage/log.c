@@ -225,34 +225,40 @@ bool storage_log_offline(const struct storage_log *log)
     return log->offline;
 }
 
-int storage_log_append(struct storage_log *log, uint8_t *batch, size_t len,
-                       int32_t leader_epoch, const struct record_batch_info *info,
-                       int64_t now_ms, int64_t *base_offset)
+/* Rolls the active segment when the next len bytes do not fit or it is
+ * too old; returns the segment to append to, or NULL (rc set). */
+static struct storage_segment *log_active_for(struct storage_log *log, size_t len,
+                                              int64_t now_ms, int *rc)
 {
-    if (log_check_online(log) != 0)
-        return RILL_ERR_IO;
     struct storage_segment *active = &log->segs[log->nsegs - 1];
     bool full = active->size_bytes + (int64_t)len > log->cfg.segment_bytes;
     bool old = log->cfg.segment_ms > 0 && active->first_append_ms >= 0 &&
                now_ms - active->first_append_ms >= log->cfg.segment_ms;
+    *rc = RILL_OK;
     if (active->size_bytes > 0 && (full || old)) {
-        int rc = log_roll(log);
-        if (rc != 0) {
-            log_error("storage", "%s: cannot roll segment: %s", log->name, rill_strerror(rc));
-            return rc;
+        *rc = log_roll(log);
+        if (*rc != 0) {
+            log_error("storage", "%s: cannot roll segment: %s", log->name, rill_strerror(*rc));
+            return NULL;
         }
         active = &log->segs[log->nsegs - 1];
     }
+    return active;
+}
 
+/* Writes one checked batch whose base offset is the log end, as it is, to
+ * the end of the log, and indexes it. */
+static int log_write_batch(struct storage_log *log, const uint8_t *batch, size_t len,
+                           const struct record_batch_info *info, int64_t now_ms)
+{
+    int rc;
+    struct storage_segment *active = log_active_for(log, len, now_ms, &rc);
+    if (active == NULL)
+        return rc;
     int64_t base = log->log_end_offset;
     int64_t position = active->size_bytes;
     ASSERT(info->last_offset_delta >= 0 && info->records_count > 0);
-    record_batch_stamp(batch, base, leader_epoch);
-    /* Stamping touches only bytes outside the CRC: a batch the broker
-     * stamped must still check, or what goes to disk is not what the
-     * producer sent. */
-    ASSERT(record_batch_check_crc(batch, len) == RB_OK);
-    int rc = log_write_all(active->fd, batch, len, position);
+    rc = log_write_all(active->fd, batch, len, position);
     if (rc != 0) {
         /* Cut whatever part of the batch reached the file: a partial batch
          * must never sit in the middle of a segment. */
@@ -290,7 +296,54 @@ int storage_log_append(struct storage_log *log, uint8_t *batch, size_t len,
     ASSERT(end > log->log_end_offset); /* offsets never go backwards */
     log->log_end_offset = end;
     log->unflushed_messages += info->records_count;
-    *base_offset = base;
+    return RILL_OK;
+}
+
+int storage_log_append(struct storage_log *log, uint8_t *batch, size_t len,
+                       int32_t leader_epoch, const struct record_batch_info *info,
+                       int64_t now_ms, int64_t *base_offset)
+{
+    if (log_check_online(log) != 0)
+        return RILL_ERR_IO;
+    int64_t base = log->log_end_offset;
+    record_batch_stamp(batch, base, leader_epoch);
+    /* Stamping touches only bytes outside the CRC: a batch the broker
+     * stamped must still check, or what goes to disk is not what the
+     * producer sent. */
+    ASSERT(record_batch_check_crc(batch, len) == RB_OK);
+    int rc = log_write_batch(log, batch, len, info, now_ms);
+    if (rc == 0)
+        *base_offset = base;
+    return rc;
+}
+
+int storage_log_append_replica(struct storage_log *log, const uint8_t *batches, size_t len,
+                               int64_t now_ms, size_t *appended)
+{
+    *appended = 0;
+    if (log_check_online(log) != 0)
+        return RILL_ERR_IO;
+    size_t pos = 0;
+    while (len - pos >= RB_HEADER_BYTES) {
+        int64_t size = record_batch_total_size(batches + pos, len - pos);
+        if (size < RB_HEADER_BYTES)
+            return RILL_ERR_CORRUPT;
+        if ((size_t)size > len - pos)
+            break; /* a partial trailing batch (the fetch's byte limit cut it) */
+        const uint8_t *batch = batches + pos;
+        struct record_batch_info info;
+        if (record_batch_validate(batch, (size_t)size, &info) != RB_OK)
+            return RILL_ERR_CORRUPT;
+        struct record_batch_header h;
+        record_batch_header_read(batch, &h);
+        if (h.base_offset != log->log_end_offset)
+            return RILL_ERR_INVALID; /* a gap or an overlap: the fetch is not ours */
+        int rc = log_write_batch(log, batch, (size_t)size, &info, now_ms);
+        if (rc != 0)
+            return rc;
+        pos += (size_t)size;
+        *appended = pos;
+    }
     return RILL_OK;
 }
 

@@ -93,6 +93,17 @@ int storage_log_append(struct storage_log *log, uint8_t *batch, size_t len,
                        int32_t leader_epoch, const struct record_batch_info *info,
                        int64_t now_ms, int64_t *base_offset);
 
+/* Appends batches fetched from a partition's leader (a follower's append),
+ * keeping their base offsets and partition leader epochs as the leader
+ * wrote them: the leader-epoch history is the leader's. Every whole batch
+ * is validated (CRC and records) and must start where the log ends; a
+ * partial batch at the end of the buffer is left out. Batches before a
+ * refused one stay appended; *appended says how many bytes were taken.
+ * Returns 0, RILL_ERR_CORRUPT (a batch fails its checks), RILL_ERR_INVALID
+ * (it does not start at the log end), RILL_ERR_NOSPC or RILL_ERR_IO. */
+int storage_log_append_replica(struct storage_log *log, const uint8_t *batches, size_t len,
+                               int64_t now_ms, size_t *appended);
+
 /* Where the batches for a fetch are: a byte range of one segment, holding
  * whole batches only. fd is a duplicate the caller owns (or -1 when empty). */
 struct storage_read {

@@ -124,6 +124,75 @@ static int64_t read_check(struct fixture *fx, int64_t offset, size_t max_bytes)
     return expect;
 }
 
+/* One batch of n records as a leader would have written it: base offset
+ * and leader epoch stamped. Appended to out. */
+static void leader_batch(struct kafka_writer *out, int64_t base, int32_t epoch, int n)
+{
+    struct kafka_writer recs, batch;
+    kafka_writer_init(&recs);
+    kafka_writer_init(&batch);
+    for (int i = 0; i < n; i++)
+        record_write(&recs, i, i, (struct kafka_bytes){NULL, -1},
+                     (struct kafka_bytes){(const uint8_t *)"replicated", 10});
+    ck_assert_int_eq(record_batch_build(&batch, 0, 5000, 5000 + n - 1, n, recs.buf, recs.len), 0);
+    record_batch_stamp(batch.buf, base, epoch);
+    kafka_write_raw(out, batch.buf, batch.len);
+    kafka_writer_free(&recs);
+    kafka_writer_free(&batch);
+}
+
+START_TEST(follower_append_keeps_offsets_and_epochs)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    struct kafka_writer w;
+    kafka_writer_init(&w);
+    leader_batch(&w, 0, 3, 5);
+    leader_batch(&w, 5, 3, 5);
+    leader_batch(&w, 10, 4, 2);
+    size_t whole = w.len;
+    leader_batch(&w, 12, 4, 3);
+    /* The fetch's byte limit cut the last batch: it is left out. */
+    size_t appended;
+    ck_assert_int_eq(storage_log_append_replica(fx.log, w.buf, w.len - 7, 5000, &appended), 0);
+    ck_assert_uint_eq(appended, whole);
+    ck_assert_int_eq(storage_log_end_offset(fx.log), 12);
+    /* The stored batches are the leader's, epochs included. */
+    struct storage_read rd;
+    ck_assert_int_eq(storage_log_read(fx.log, 0, 12, 1 << 20, &rd), 0);
+    uint8_t *buf = malloc((size_t)rd.length);
+    ck_assert_int_eq(pread(rd.fd, buf, (size_t)rd.length, rd.position), rd.length);
+    close(rd.fd);
+    ck_assert_int_eq(rd.length, (int64_t)whole);
+    ck_assert_int_eq(memcmp(buf, w.buf, whole), 0);
+    free(buf);
+    /* A batch that does not start at the log end, or fails its CRC, is
+     * refused and nothing of it is appended. */
+    struct kafka_writer gap;
+    kafka_writer_init(&gap);
+    leader_batch(&gap, 13, 4, 1);
+    ck_assert_int_eq(storage_log_append_replica(fx.log, gap.buf, gap.len, 5000, &appended),
+                     RILL_ERR_INVALID);
+    ck_assert_uint_eq(appended, 0);
+    gap.len = 0;
+    leader_batch(&gap, 12, 4, 3);
+    gap.buf[gap.len - 1] ^= 1;
+    ck_assert_int_eq(storage_log_append_replica(fx.log, gap.buf, gap.len, 5000, &appended),
+                     RILL_ERR_CORRUPT);
+    ck_assert_int_eq(storage_log_end_offset(fx.log), 12);
+    /* The rest comes with the next fetch, and all of it survives a restart. */
+    ck_assert_int_eq(storage_log_append_replica(fx.log, w.buf + whole, w.len - whole, 5000,
+                                                &appended),
+                     0);
+    ck_assert_int_eq(storage_log_end_offset(fx.log), 15);
+    fx_reopen(&fx);
+    ck_assert_int_eq(storage_log_end_offset(fx.log), 15);
+    kafka_writer_free(&gap);
+    kafka_writer_free(&w);
+    fx_done(&fx);
+}
+END_TEST
+
 START_TEST(append_and_read)
 {
     struct fixture fx;
@@ -492,6 +561,7 @@ Suite *suite_storage(void)
     TCase *tc = tcase_create("storage");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, append_and_read);
+    tcase_add_test(tc, follower_append_keeps_offsets_and_epochs);
     tcase_add_test(tc, segments_roll_by_size_and_reads_cross_them);
     tcase_add_test(tc, truncate_to_offset);
     tcase_add_test(tc, retention_by_bytes_and_time);
