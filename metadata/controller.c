@@ -759,6 +759,17 @@ static struct controller_session *sessions_add(struct controller_sessions *ss, i
     return s;
 }
 
+/* A full session for the registration of epoch, nothing heard yet. */
+static void session_start(const struct controller_sessions *ss, struct controller_session *s,
+                          int64_t epoch, int64_t now_ms)
+{
+    s->broker_epoch = epoch;
+    s->deadline_ms = now_ms + ss->timeout_ms;
+    s->heard = false;
+    s->metadata_version = 0;
+    s->want_fence = false;
+}
+
 int controller_sessions_reset(struct controller_sessions *ss, const struct metadata_image *image,
                               int64_t now_ms)
 {
@@ -767,10 +778,7 @@ int controller_sessions_reset(struct controller_sessions *ss, const struct metad
         struct controller_session *s = sessions_add(ss, image->brokers[i].id);
         if (s == NULL)
             return RILL_ERR_NOMEM;
-        s->heard = false;
-        s->want_fence = false;
-        s->broker_epoch = image->brokers[i].epoch;
-        s->deadline_ms = now_ms + ss->timeout_ms;
+        session_start(ss, s, image->brokers[i].epoch, now_ms);
     }
     return RILL_OK;
 }
@@ -798,22 +806,13 @@ int32_t controller_sessions_expired(struct controller_sessions *ss,
         if (b->fenced)
             continue;
         struct controller_session *s = sessions_find(ss, b->id);
-        if (s == NULL) {
-            s = sessions_add(ss, b->id);
-            if (s == NULL)
-                return -1; /* no memory: try again at the next tick */
-            s->broker_epoch = b->epoch;
-            s->deadline_ms = now_ms + ss->timeout_ms;
-            s->heard = false;
-            s->want_fence = false;
-            continue;
-        }
-        /* A heartbeat of an earlier registration does not keep this one. */
-        if (s->broker_epoch != b->epoch) {
-            s->broker_epoch = b->epoch;
-            s->deadline_ms = now_ms + ss->timeout_ms;
-            s->heard = false;
-            s->want_fence = false;
+        bool unseen = s == NULL;
+        if (unseen && (s = sessions_add(ss, b->id)) == NULL)
+            return -1; /* no memory: try again at the next tick */
+        /* A broker registered since the reset, or a heartbeat of an earlier
+         * registration, which does not keep this one: a full session. */
+        if (unseen || s->broker_epoch != b->epoch) {
+            session_start(ss, s, b->epoch, now_ms);
             continue;
         }
         if (now_ms >= s->deadline_ms || s->want_fence)

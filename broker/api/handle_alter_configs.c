@@ -97,8 +97,7 @@ static void alter_applied(void *ctx, int rc)
     for (int32_t i = 0; rc != 0 && i < st->n; i++) {
         if (st->res[i].error != 0)
             continue;
-        st->res[i].error = rc == RILL_ERR_AGAIN ? KAFKA_ERR_NOT_CONTROLLER
-                                                : KAFKA_ERR_KAFKA_STORAGE_ERROR;
+        st->res[i].error = metadata_log_propose_error(rc);
         st->res[i].message = "The configuration was not committed.";
     }
     alter_answer(req);

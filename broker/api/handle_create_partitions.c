@@ -53,8 +53,7 @@ static void create_partitions_applied(void *ctx, int rc)
     for (int32_t i = 0; rc != 0 && i < body->Topics.count; i++) {
         if (res[i].error != 0)
             continue;
-        res[i].error = rc == RILL_ERR_AGAIN ? KAFKA_ERR_NOT_CONTROLLER
-                                            : KAFKA_ERR_KAFKA_STORAGE_ERROR;
+        res[i].error = metadata_log_propose_error(rc);
         res[i].message = "The partitions were not committed.";
     }
     create_partitions_answer(req);

@@ -199,32 +199,36 @@ static void forwarding_refuse(struct broker *b, int32_t from, uint64_t id)
 void forwarding_on_request(struct broker *b, int32_t from, uint64_t id, const uint8_t *frame,
                            size_t len)
 {
-    struct kafka_reader r;
-    kafka_reader_init(&r, frame, len);
-    struct kafka_request_header h;
-    if (kafka_decode_request_header_prefix(&r, &h) != 0 || !forwarding_relayable(h.api_key)) {
-        forwarding_refuse(b, from, id);
-        return;
-    }
-    const struct api_entry *api = api_table_find(h.api_key);
-    const struct kafka_message_desc *msg = kafka_message_find(h.api_key);
-    if (api == NULL || msg == NULL || h.api_version < api->min_version ||
-        h.api_version > api->max_version || h.api_version > msg->valid_max ||
-        kafka_decode_request_header_rest(&r, kafka_request_header_version(msg, h.api_version),
-                                         &h) != 0) {
-        forwarding_refuse(b, from, id);
-        return;
-    }
-    struct request *req = calloc(1, sizeof(*req));
+    /* Decoded from a copy that the request owns: the header's and body's
+     * strings point into it. */
     uint8_t *copy = malloc(len ? len : 1);
-    if (req == NULL || copy == NULL) {
-        free(req);
-        free(copy);
+    if (copy == NULL) {
         forwarding_refuse(b, from, id);
         return;
     }
     memcpy(copy, frame, len);
+    struct kafka_reader r;
+    kafka_reader_init(&r, copy, len);
+    struct kafka_request_header h;
+    const struct api_entry *api = NULL;
+    const struct kafka_message_desc *msg = NULL;
+    if (kafka_decode_request_header_prefix(&r, &h) == 0 && forwarding_relayable(h.api_key)) {
+        api = api_table_find(h.api_key);
+        msg = kafka_message_find(h.api_key);
+    }
+    struct request *req = NULL;
+    if (api != NULL && msg != NULL && h.api_version >= api->min_version &&
+        h.api_version <= api->max_version && h.api_version <= msg->valid_max &&
+        kafka_decode_request_header_rest(&r, kafka_request_header_version(msg, h.api_version),
+                                         &h) == 0)
+        req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        free(copy);
+        forwarding_refuse(b, from, id);
+        return;
+    }
     req->broker = b;
+    req->header = h;
     req->api = api;
     req->msg = msg;
     req->version = h.api_version;
@@ -238,13 +242,7 @@ void forwarding_on_request(struct broker *b, int32_t from, uint64_t id, const ui
     req->forward_from = from;
     arena_init(&req->arena);
     kafka_writer_init(&req->out);
-    /* The header again, now over our copy (its strings point into it). */
-    kafka_reader_init(&r, copy, len);
-    int rc = kafka_decode_request_header_prefix(&r, &req->header);
-    if (rc == 0)
-        rc = kafka_decode_request_header_rest(&r, kafka_request_header_version(msg, req->version),
-                                              &req->header);
-    req->body = rc == 0 ? arena_alloc(&req->arena, msg->request->size) : NULL;
+    req->body = arena_alloc(&req->arena, msg->request->size);
     if (req->body == NULL ||
         kafka_decode(msg->request, req->version, req->flexible, &r, &req->arena, req->body) != 0) {
         log_warn("forwarding", "node %d relayed a malformed %s v%d request; refused", from,

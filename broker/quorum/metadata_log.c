@@ -16,6 +16,7 @@
 #include "common/random.h"
 #include "common/rill_error.h"
 #include "metadata/snapshot.h"
+#include "proto/kafka_errors.h"
 #include "proto/kafka_wire.h"
 #include "proto/record_batch.h"
 #include "proto/record_iter.h"
@@ -442,6 +443,11 @@ int metadata_log_propose(struct metadata_log *ml, Rill__Metadata__MetadataRecord
     /* Not applied yet: the entry waits at least for its fsync. */
     ASSERT(ml->applied_index < index);
     return RILL_OK;
+}
+
+int16_t metadata_log_propose_error(int rc)
+{
+    return rc == RILL_ERR_AGAIN ? KAFKA_ERR_NOT_CONTROLLER : KAFKA_ERR_KAFKA_STORAGE_ERROR;
 }
 
 int32_t metadata_log_leader(const struct metadata_log *ml)

@@ -101,6 +101,11 @@ int metadata_log_internal_port(const struct metadata_log *ml);
 /* Registers fn and calls it at once with the current image. */
 void metadata_log_listen(struct metadata_log *ml, metadata_listener_fn fn, void *ctx);
 
+/* The Kafka error for a proposal that failed with rc (at once or in its
+ * applied callback): NOT_CONTROLLER when this node does not (or no longer)
+ * lead, KAFKA_STORAGE_ERROR when the log could not be written. */
+int16_t metadata_log_propose_error(int rc);
+
 /* Proposes records (applied atomically, in order). fn runs later, from the
  * loop, never from inside this call. Returns 0 or a RILL_ERR_* (then fn is
  * not called). */

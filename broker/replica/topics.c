@@ -372,13 +372,6 @@ static void create_op_finish(struct create_op *op)
     free(op);
 }
 
-/* The Kafka error for a metadata proposal that failed with rc: this node
- * is not (or no longer) the active controller, or the log is unwritable. */
-static int16_t topics_propose_error(int rc)
-{
-    return rc == RILL_ERR_AGAIN ? KAFKA_ERR_NOT_CONTROLLER : KAFKA_ERR_KAFKA_STORAGE_ERROR;
-}
-
 static void create_op_applied(void *ctx, int rc)
 {
     struct create_op *op = ctx;
@@ -386,7 +379,7 @@ static void create_op_applied(void *ctx, int rc)
     if (rc != 0) {
         for (size_t i = 0; i < op->n; i++) {
             if (op->state[i] == SPEC_PROPOSED && op->specs[i].error == 0) {
-                op->specs[i].error = topics_propose_error(rc);
+                op->specs[i].error = metadata_log_propose_error(rc);
                 if (rc == RILL_ERR_AGAIN)
                     snprintf(op->specs[i].error_message, sizeof(op->specs[i].error_message),
                              "The controller changed before the topic was committed.");
@@ -690,7 +683,7 @@ bool topics_delete(struct broker *b, const struct kafka_str *names, int16_t *err
         } else {
             for (size_t i = 0; i < n; i++)
                 if (errors[i] == 0)
-                    errors[i] = topics_propose_error(rc);
+                    errors[i] = metadata_log_propose_error(rc);
         }
     }
     controller_out_free(&out);
