@@ -50,9 +50,12 @@ class OffsetsTopic(unittest.TestCase):
                 c.commit({KTopicPartition("sliced", 0): OffsetAndMetadata(g + 1, meta)})
                 c.close()
             broker.restart()
-            found = re.findall(r"__consumer_offsets-0: loaded (\d+) groups from \d+ records in "
-                               r"(\d+) slice", broker.log())
-            self.assertTrue(found)
+            loaded = re.compile(r"__consumer_offsets-0: loaded (\d+) groups from \d+ records in "
+                                r"(\d+) slice")
+            # The load runs after the listener opens, a slice per loop turn:
+            # wait for its line rather than expect it at once.
+            wait_until(lambda: loaded.findall(broker.log()), 60, what="the sliced load")
+            found = loaded.findall(broker.log())
             self.assertEqual(int(found[-1][0]), groups)
             self.assertGreaterEqual(int(found[-1][1]), 2)
             for g in (0, groups // 2, groups - 1):
