@@ -373,6 +373,30 @@ int storage_index_get_state(struct storage_index *idx, uint64_t log_id, int kind
     return rc;
 }
 
+int storage_index_get_state_copy(struct storage_index *idx, uint64_t log_id, int kind,
+                                 int64_t arg, uint8_t **value, size_t *len)
+{
+    uint8_t key[STATE_KEY_BYTES];
+    size_t klen = index_state_key(key, log_id, kind, arg);
+    char *err = NULL;
+    size_t vlen = 0;
+    char *v = rocksdb_get_cf(idx->db, idx->ropts, idx->cf[CF_STATE], (const char *)key, klen,
+                             &vlen, &err);
+    if (index_check(err, "get state") != 0)
+        return RILL_ERR_DB;
+    if (v == NULL)
+        return RILL_ERR_NOT_FOUND;
+    *value = malloc(vlen > 0 ? vlen : 1);
+    if (*value == NULL) {
+        rocksdb_free(v);
+        return RILL_ERR_NOMEM;
+    }
+    memcpy(*value, v, vlen);
+    *len = vlen;
+    rocksdb_free(v);
+    return RILL_OK;
+}
+
 int storage_index_delete_state(struct storage_index *idx, uint64_t log_id, int kind, int64_t arg)
 {
     uint8_t key[STATE_KEY_BYTES];

@@ -29,7 +29,7 @@ enum storage_state_kind {
     STATE_LOG_START = 'l',  /* int64 log start offset */
     STATE_SEGMENT = 's',    /* arg = segment base; value = int64 max timestamp */
     STATE_HIGH_WATERMARK = 'h',
-    STATE_LEADER_EPOCH = 'e',
+    STATE_LEADER_EPOCH = 'e', /* the leader-epoch history (replica_state.c) */
 };
 
 /* Opens (creating if needed) the index at path. On failure returns a
@@ -74,6 +74,11 @@ int storage_index_put_state(struct storage_index *idx, uint64_t log_id, int kind
  * RILL_ERR_CORRUPT (wrong size) or RILL_ERR_DB. */
 int storage_index_get_state(struct storage_index *idx, uint64_t log_id, int kind, int64_t arg,
                             void *value, size_t len);
+/* Reads a state value of any size; on success *value is malloc'd (owned by
+ * the caller). Returns 0, RILL_ERR_NOT_FOUND, RILL_ERR_NOMEM or
+ * RILL_ERR_DB. */
+int storage_index_get_state_copy(struct storage_index *idx, uint64_t log_id, int kind,
+                                 int64_t arg, uint8_t **value, size_t *len);
 int storage_index_delete_state(struct storage_index *idx, uint64_t log_id, int kind,
                                int64_t arg);
 

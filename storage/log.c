@@ -129,6 +129,7 @@ void log_free(struct storage_log *log)
     for (int i = 0; i < log->npending_fds; i++)
         close(log->pending_fds[i]);
     free(log->pending_fds);
+    free(log->epochs);
     free(log->segs);
     free(log->name);
     free(log->dir);
@@ -292,6 +293,9 @@ static int log_write_batch(struct storage_log *log, const uint8_t *batch, size_t
         log->bytes_since_index = 0;
     }
     log->bytes_since_index += (int64_t)len;
+    /* Callers checked the epoch: the history cannot go backwards here. */
+    if (log_epochs_note(log, (int32_t)be32_load(batch + RB_LEADER_EPOCH), base, true) != 0)
+        log_warn("storage", "%s: leader epoch at %lld not recorded", log->name, (long long)base);
     int64_t end = base + info->last_offset_delta + 1;
     ASSERT(end > log->log_end_offset); /* offsets never go backwards */
     log->log_end_offset = end;
@@ -305,6 +309,8 @@ int storage_log_append(struct storage_log *log, uint8_t *batch, size_t len,
 {
     if (log_check_online(log) != 0)
         return RILL_ERR_IO;
+    if (leader_epoch < storage_log_latest_epoch(log))
+        return RILL_ERR_INVALID; /* a deposed leader's epoch */
     int64_t base = log->log_end_offset;
     record_batch_stamp(batch, base, leader_epoch);
     /* Stamping touches only bytes outside the CRC: a batch the broker
@@ -338,6 +344,8 @@ int storage_log_append_replica(struct storage_log *log, const uint8_t *batches, 
         record_batch_header_read(batch, &h);
         if (h.base_offset != log->log_end_offset)
             return RILL_ERR_INVALID; /* a gap or an overlap: the fetch is not ours */
+        if (h.partition_leader_epoch < storage_log_latest_epoch(log))
+            return RILL_ERR_INVALID; /* the leader's history cannot go backwards */
         int rc = log_write_batch(log, batch, (size_t)size, &info, now_ms);
         if (rc != 0)
             return rc;

@@ -148,6 +148,24 @@ struct storage_batch_info {
 int storage_log_scan_tail(struct storage_log *log, size_t segments,
                           int (*fn)(void *ctx, const struct storage_batch_info *b), void *ctx);
 
+/* The leader-epoch history (KIP-101): the newest epoch that wrote a batch
+ * here (-1 none); the first offset of epoch (-1 when it wrote none); and
+ * OffsetForLeaderEpoch's answer for epoch: the largest epoch <= it that
+ * is known here and the offset where it ended (the next epoch's start, or
+ * the log end for the newest); both -1 when epoch is newer than anything
+ * here, or nothing is known. */
+int32_t storage_log_latest_epoch(const struct storage_log *log);
+int64_t storage_log_epoch_start(const struct storage_log *log, int32_t epoch);
+void storage_log_end_for_epoch(const struct storage_log *log, int32_t epoch,
+                               int32_t *found_epoch, int64_t *end_offset);
+
+/* The high-watermark checkpoint: saved lazily in the index (no fsync of
+ * its own), and read back clamped to [log start, log end], so that a
+ * partition reopens with what was known committed, never its log end.
+ * Returns the log start when none was saved. */
+void storage_log_save_high_watermark(struct storage_log *log, int64_t hw);
+int64_t storage_log_saved_high_watermark(struct storage_log *log);
+
 /* Removes every batch at or above offset (a batch that contains offset is
  * removed whole). Returns 0 or a RILL_ERR_*. */
 int storage_log_truncate(struct storage_log *log, int64_t offset);

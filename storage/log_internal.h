@@ -29,6 +29,12 @@ struct storage_checkpoint {
     int64_t max_timestamp;
 };
 
+/* One leader epoch of the log's history (replica_state.c). */
+struct storage_epoch {
+    int32_t epoch;
+    int64_t start_offset; /* its first batch */
+};
+
 struct storage_log {
     struct storage_store *store;
     char *name;
@@ -61,6 +67,9 @@ struct storage_log {
     bool closing;                  /* closed while a flush was in flight: free when done */
     bool destroyed;                /* destroyed likewise: free and remove when done */
     bool offline;                  /* its directory is offline: no append, read or fsync */
+
+    struct storage_epoch *epochs;  /* leader-epoch history, oldest first */
+    size_t nepochs, epochs_cap;
 
     storage_durable_fn on_durable;
     storage_offline_fn on_offline;
@@ -113,6 +122,17 @@ void log_free(struct storage_log *log);
 
 /* log_retention.c: removes the log's files and index keys, frees it. */
 void log_destroy_now(struct storage_log *log);
+
+/* replica_state.c: the epoch history. note() adds epoch starting at
+ * base_offset when it is newer than the last (RILL_ERR_INVALID when it is
+ * older: the history would go backwards); persist writes the history to
+ * the index. */
+int log_epochs_load(struct storage_log *log);
+int log_epochs_note(struct storage_log *log, int32_t epoch, int64_t base_offset, bool persist);
+void log_epochs_truncate_end(struct storage_log *log, int64_t end_offset, bool persist);
+void log_epochs_truncate_start(struct storage_log *log, int64_t start_offset);
+void log_epochs_clear(struct storage_log *log);
+void log_epochs_persist(struct storage_log *log);
 
 /* log_recovery.c */
 int log_recover(struct storage_log *log);

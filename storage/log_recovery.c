@@ -200,6 +200,13 @@ static int recovery_scan_segment(struct storage_log *log, struct storage_segment
             rs->max_timestamp = h.max_timestamp;
         if (h.max_timestamp > seg->max_timestamp)
             seg->max_timestamp = h.max_timestamp;
+        rc = log_epochs_note(log, h.partition_leader_epoch, h.base_offset, false);
+        if (rc == RILL_ERR_INVALID) {
+            rc = RILL_OK;
+            break; /* an epoch going backwards is not this log's history */
+        }
+        if (rc != 0)
+            break;
         rs->next_offset = h.base_offset + h.last_offset_delta + 1;
         rs->batches++;
         position += size;
@@ -242,6 +249,12 @@ int log_recover(struct storage_log *log)
     rc = storage_index_truncate(idx, log->log_id, usable ? rs.next_offset : 0);
     if (rc != 0)
         return rc;
+    /* The epoch history is trusted below the checkpoint only; the batches
+     * re-checked after it re-derive the rest. */
+    rc = log_epochs_load(log);
+    if (rc != 0)
+        return rc;
+    log_epochs_truncate_end(log, usable ? rs.next_offset : 0, false);
 
     for (size_t i = 0; i < start; i++) {
         rc = recovery_load_closed(log, &log->segs[i]);
@@ -310,6 +323,8 @@ int log_recover(struct storage_log *log)
     rc = storage_index_truncate(idx, log->log_id, rs.next_offset);
     if (rc != 0)
         return rc;
+    log_epochs_truncate_end(log, rs.next_offset, false);
+    log_epochs_persist(log); /* what recovery settled */
 
     struct storage_segment *active = &log->segs[log->nsegs - 1];
     rc = log_segment_fd(log, active);
@@ -440,6 +455,7 @@ int storage_log_open(struct storage_store *store, const char *dir, const char *n
     if (start > log->log_end_offset)
         start = log->log_end_offset;
     log->log_start_offset = start;
+    log_epochs_truncate_start(log, start);
     if (created) {
         /* Make the new directory itself durable. */
         rc = store_sync_dir(dir);

@@ -74,6 +74,7 @@ static int retention_start_over(struct storage_log *log, int64_t base)
     log->dir_dirty = true;
     log->log_start_offset = base;
     log->log_end_offset = base;
+    log_epochs_clear(log);
     log->max_timestamp = -1;
     log->time_indexed_max = -1;
     return retention_put_log_start(log);
@@ -104,7 +105,20 @@ int storage_log_truncate(struct storage_log *log, int64_t offset)
             return rc;
         struct truncate_scan ts = {.offset = offset, .cut_position = seg->size_bytes,
                                    .new_end = seg->base_offset, .max_timestamp = -1};
-        rc = segment_scan(seg->fd, 0, seg->size_bytes, truncate_scan_batch, &ts, NULL);
+        /* Seek from the offset index instead of reading the segment from
+         * byte 0; the kept part's largest timestamp is then bounded by
+         * the segment's (an upper bound only delays time retention). */
+        int64_t from = 0, entry, entry_seg;
+        uint32_t entry_pos;
+        if (storage_index_find_offset(log->store->index, log->log_id, offset, &entry, &entry_seg,
+                                      &entry_pos) == 0 &&
+            entry_seg == seg->base_offset && (int64_t)entry_pos <= seg->size_bytes &&
+            entry_pos > 0) {
+            from = entry_pos;
+            ts.new_end = entry;
+            ts.max_timestamp = seg->max_timestamp;
+        }
+        rc = segment_scan(seg->fd, from, seg->size_bytes, truncate_scan_batch, &ts, NULL);
         if (rc < 0)
             return rc;
         rc = RILL_OK;
@@ -120,6 +134,7 @@ int storage_log_truncate(struct storage_log *log, int64_t offset)
         seg->size_bytes = ts.cut_position;
         seg->max_timestamp = ts.max_timestamp;
         log->log_end_offset = ts.new_end;
+        log_epochs_truncate_end(log, ts.new_end, true);
         log->max_timestamp = -1;
         for (size_t i = 0; i < log->nsegs; i++)
             if (log->segs[i].max_timestamp > log->max_timestamp)
@@ -173,6 +188,7 @@ static int retention_drop_oldest(struct storage_log *log, const char *why)
              why);
     if (next_base > log->log_start_offset)
         log->log_start_offset = next_base;
+    log_epochs_truncate_start(log, log->log_start_offset);
     int rc = retention_put_log_start(log);
     if (rc == 0)
         rc = storage_index_drop_below(log->store->index, log->log_id, next_base);

@@ -193,6 +193,75 @@ START_TEST(follower_append_keeps_offsets_and_epochs)
 }
 END_TEST
 
+/* Appends leader batches of 2 records each, one per epoch in epochs[]. */
+static void replicate_epochs(struct fixture *fx, const int32_t *epochs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct kafka_writer w;
+        kafka_writer_init(&w);
+        leader_batch(&w, storage_log_end_offset(fx->log), epochs[i], 2);
+        size_t appended;
+        ck_assert_int_eq(storage_log_append_replica(fx->log, w.buf, w.len, 5000, &appended), 0);
+        kafka_writer_free(&w);
+    }
+}
+
+static void check_epoch_end(struct fixture *fx, int32_t epoch, int32_t want_epoch,
+                            int64_t want_end)
+{
+    int32_t e;
+    int64_t end;
+    storage_log_end_for_epoch(fx->log, epoch, &e, &end);
+    ck_assert_int_eq(e, want_epoch);
+    ck_assert_int_eq(end, want_end);
+}
+
+START_TEST(leader_epoch_history_answers_end_offsets)
+{
+    struct fixture fx;
+    fx_init(&fx);
+    /* Epochs 1 (offsets 0-3), 3 (4-7), 4 (8-9). */
+    const int32_t epochs[] = {1, 1, 3, 3, 4};
+    replicate_epochs(&fx, epochs, 5);
+    ck_assert_int_eq(storage_log_latest_epoch(fx.log), 4);
+    ck_assert_int_eq(storage_log_epoch_start(fx.log, 3), 4);
+    check_epoch_end(&fx, 4, 4, 10);  /* the newest ends at the log end */
+    check_epoch_end(&fx, 3, 3, 8);
+    check_epoch_end(&fx, 2, 1, 4);   /* unknown here: the last one before it */
+    check_epoch_end(&fx, 0, 0, 0);   /* older than anything: where the first began */
+    check_epoch_end(&fx, 7, -1, -1); /* newer than anything */
+    /* A batch of an older epoch than the last is refused. */
+    struct kafka_writer w;
+    kafka_writer_init(&w);
+    leader_batch(&w, 10, 3, 1);
+    size_t appended;
+    ck_assert_int_eq(storage_log_append_replica(fx.log, w.buf, w.len, 5000, &appended),
+                     RILL_ERR_INVALID);
+    kafka_writer_free(&w);
+    /* The history survives a restart, and a kill (re-derived from the
+     * batches after the recovery checkpoint). */
+    fx_reopen(&fx);
+    check_epoch_end(&fx, 3, 3, 8);
+    check_epoch_end(&fx, 4, 4, 10);
+    /* Truncation cuts it at the same place as the log. */
+    ck_assert_int_eq(storage_log_truncate(fx.log, 6), 0);
+    check_epoch_end(&fx, 3, 3, 6);
+    ck_assert_int_eq(storage_log_latest_epoch(fx.log), 3);
+    ck_assert_int_eq(storage_log_truncate(fx.log, 4), 0);
+    ck_assert_int_eq(storage_log_latest_epoch(fx.log), 1);
+    const int32_t later[] = {6};
+    replicate_epochs(&fx, later, 1);
+    fx_reopen(&fx);
+    check_epoch_end(&fx, 1, 1, 4);
+    check_epoch_end(&fx, 5, 1, 4);
+    check_epoch_end(&fx, 6, 6, 6);
+    /* A reset forgets it. */
+    ck_assert_int_eq(storage_log_reset(fx.log, 100), 0);
+    ck_assert_int_eq(storage_log_latest_epoch(fx.log), -1);
+    fx_done(&fx);
+}
+END_TEST
+
 START_TEST(append_and_read)
 {
     struct fixture fx;
@@ -562,6 +631,7 @@ Suite *suite_storage(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, append_and_read);
     tcase_add_test(tc, follower_append_keeps_offsets_and_epochs);
+    tcase_add_test(tc, leader_epoch_history_answers_end_offsets);
     tcase_add_test(tc, segments_roll_by_size_and_reads_cross_them);
     tcase_add_test(tc, truncate_to_offset);
     tcase_add_test(tc, retention_by_bytes_and_time);
