@@ -49,7 +49,7 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 
 .SECONDARY:
 
-.PHONY: all run test unit sim sim-sweep compat-debian compat bench bootstrap check-source docs clean \
+.PHONY: all run test unit sim sim-sweep compat-debian compat chaos bench bootstrap check-source docs clean \
         fuzz fuzz-build fuzz-smoke fuzz-seeds
 
 all: $(BIN)
@@ -142,6 +142,15 @@ else
 test: bootstrap check-source
 	$(MAKE) all unit sim fuzz-smoke compat-debian
 endif
+
+# The long chaos run (tests/chaos/chaos.py): a three-node cluster under
+# load while a seeded nemesis kills and pauses brokers, then a Jepsen-style
+# check. `make test` runs a short one (tests/chaos/test_chaos.py).
+SEED ?= 1
+CHAOS_SECONDS = $(if $(filter command line environment,$(origin SECONDS)),$(SECONDS),300)
+chaos: $(BIN)
+	RILL_BIN=$(abspath $(BIN)) $(SANENV) /usr/bin/python3 tests/chaos/chaos.py $(SEED) \
+	    $(CHAOS_SECONDS)
 
 run: bootstrap
 	$(MAKE) all

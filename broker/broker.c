@@ -15,6 +15,7 @@
 #include "broker/net/conn.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/quorum/metadata_log.h"
+#include "broker/replica/fetcher.h"
 #include "broker/replica/partition.h"
 #include "broker/meta_properties.h"
 #include "broker/quorum/producer_ids.h"
@@ -151,6 +152,12 @@ static void broker_interval_flush_one(struct partition *p, void *ctx)
         storage_log_maybe_flush(p->log, *(int64_t *)ctx);
 }
 
+static void broker_check_isr_one(struct partition *p, void *ctx)
+{
+    (void)ctx;
+    partition_check_isr(p);
+}
+
 static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -166,6 +173,8 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
     controller_driver_tick(b->controller);
     producer_ids_tick(b, now);
     forwarding_tick(b, now);
+    replica_fetchers_tick(b->fetchers);
+    broker_each_partition(b, broker_check_isr_one, NULL);
 }
 
 /* The image listener that opens the client listener the first time this
@@ -177,6 +186,13 @@ static void broker_follow_standing(void *ctx, const struct metadata_image *image
     if (b->serving || !registration_unfenced(b))
         return;
     b->serving = true;
+    /* Unfenced means the image has caught up with the registration:
+     * now what it does not own is truly a stray. */
+    int rc = topics_set_aside_strays(b, METADATA_LOG_NAME);
+    if (rc != 0)
+        log_error("broker", "cannot set aside the partition directories no topic owns: %s",
+                  rill_strerror(rc));
+    topics_open_missing(b);
     log_info("broker", "node %d is registered and unfenced: serving clients", b->cfg.node_id);
     broker_update_accepting(b);
 }
@@ -427,6 +443,8 @@ int broker_start(struct broker *b, struct broker_config *cfg)
         rc = controller_driver_open(b, &b->controller);
     if (rc == 0)
         rc = forwarding_create(&b->forwarding);
+    if (rc == 0)
+        rc = replica_fetchers_open(b, &b->fetchers);
     if (rc != 0)
         return rc;
     /* A new incarnation for every process start: the controller tells a
@@ -437,13 +455,8 @@ int broker_start(struct broker *b, struct broker_config *cfg)
     if (rc != 0)
         return rc;
     /* Partitions open from the replayed image, not from the history of
-     * records that built it; directories it does not own go first. */
-    rc = topics_set_aside_strays(b, METADATA_LOG_NAME);
-    if (rc != 0) {
-        log_error("broker", "cannot set aside the partition directories no topic owns: %s",
-                  rill_strerror(rc));
-        return rc;
-    }
+     * records that built it. Directories it does not own are set aside
+     * only once it has caught up (broker_follow_standing). */
     metadata_log_listen(b->mlog, topics_follow_image, b);
     rc = broker_listen(b);
     if (rc != 0)
@@ -503,6 +516,8 @@ void broker_free(struct broker *b)
     b->pids = NULL;
     if (b->topics.buckets != NULL)
         topics_close_all(b);
+    replica_fetchers_free(b->fetchers);
+    b->fetchers = NULL;
     group_coordinator_free(b->groups);
     b->groups = NULL;
     metadata_log_close(b->mlog);

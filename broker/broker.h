@@ -87,6 +87,7 @@ struct broker {
     struct producer_ids *pids;
     struct controller_driver *controller; /* acts while this node leads the quorum */
     struct forwarding *forwarding;  /* admin requests relayed to the controller */
+    struct replica_fetchers *fetchers; /* followers copying from their leaders */
 
     struct event *ev_flush_pass;    /* low priority: runs after this iteration's IO */
     struct event *ev_storage[2];    /* storage worker notifications */

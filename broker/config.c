@@ -57,6 +57,20 @@ const struct config_key broker_config_keys[] = {
      "false", 0, 1,
      "Let a replica outside the ISR lead when no in-sync replica is alive (may lose "
      "acknowledged records)."},
+    {"replica.lag.time.max.ms", CONFIG_LONG, CFG_OFF(replica_lag_time_max_ms), "30000", 1,
+     INT32_MAX, "A follower that has not caught up with its leader for this long leaves the "
+     "ISR (through the controller); it comes back once it has caught up."},
+    {"replica.fetch.max.bytes", CONFIG_INT, CFG_OFF(replica_fetch_max_bytes), "1048576", 1024,
+     INT32_MAX, "Bytes a follower asks for per partition in one fetch (the first batch comes "
+     "whole even when larger)."},
+    {"replica.fetch.response.max.bytes", CONFIG_INT, CFG_OFF(replica_fetch_response_max_bytes),
+     "10485760", 1024, LIMIT_REPLICA_FETCH_RESPONSE_BYTES,
+     "Bytes a follower asks for in one fetch over all its partitions."},
+    {"replica.fetch.wait.max.ms", CONFIG_INT, CFG_OFF(replica_fetch_wait_max_ms), "500", 0,
+     INT32_MAX, "How long a follower's fetch waits at the leader for new data."},
+    {"replica.fetch.backoff.ms", CONFIG_INT, CFG_OFF(replica_fetch_backoff_ms), "1000", 0,
+     INT32_MAX, "Pause after a follower's fetch failed (a closed connection, an error) before "
+     "the next attempt; a new leader in the image is fetched from at once."},
     {"cluster.id", CONFIG_STRING, CFG_OFF(cluster_id), NULL, 0, 0,
      "Cluster id (also CLUSTER_ID in the environment); generated on first start if unset."},
     {"listeners", CONFIG_STRING, CFG_OFF(listeners), "PLAINTEXT://:9092", 0, 0,

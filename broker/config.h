@@ -95,6 +95,11 @@ struct broker_config {
     int32_t broker_heartbeat_interval_ms;
     int32_t broker_session_timeout_ms;
     bool unclean_leader_election_enable;
+    int64_t replica_lag_time_max_ms;
+    int32_t replica_fetch_max_bytes;
+    int32_t replica_fetch_response_max_bytes;
+    int32_t replica_fetch_wait_max_ms;
+    int32_t replica_fetch_backoff_ms;
 
     /* Derived by config_finish(), not keys themselves. */
     struct broker_listener listener;        /* the client listener */

@@ -147,6 +147,24 @@
  * runs more than a handful). */
 #define LIMIT_REPLICATION_FACTOR 64
 
+/* How long the controller waits for a connection to a broker whose
+ * connection closed before deciding the broker still lives (the broker's
+ * session then decides, broker.session.timeout.ms). */
+#define LIMIT_CONTROLLER_PROBE_MS 1000
+
+/* The largest answer a follower accepts to one replica fetch
+ * (replica.fetch.response.max.bytes stays below it; the first batch of a
+ * partition may exceed the request's limits by up to a batch). */
+#define LIMIT_REPLICA_FETCH_RESPONSE_BYTES (256 * 1024 * 1024)
+
+/* How long past replica.fetch.wait.max.ms a follower waits for the
+ * answer to a fetch before it reconnects. */
+#define LIMIT_REPLICA_FETCH_TIMEOUT_MS 10000
+
+/* How long a partition leader waits for its ISR change to appear in the
+ * image before asking the controller again. */
+#define LIMIT_ALTER_ISR_RETRY_MS 2000
+
 /* A metadata snapshot, inflated (metadata/snapshot.h): far above any real
  * image (100,000 topics of a few partitions take a few tens of MiB), so
  * that a corrupt or hostile one cannot make a node allocate without bound. */

@@ -696,6 +696,87 @@ int controller_heartbeat(const struct metadata_image *image, const struct contro
     return rc != 0 ? rc : controller_fix_all(&v, out);
 }
 
+int controller_alter_isr(const struct metadata_image *image,
+                         const struct controller_isr_change *req, struct controller_out *out)
+{
+    const struct metadata_broker *b = metadata_image_broker(image, req->broker_id);
+    if (b == NULL || b->epoch != req->broker_epoch || b->fenced) {
+        controller_refuse(out, KAFKA_ERR_STALE_BROKER_EPOCH, "Broker %d epoch %lld is not live.",
+                          req->broker_id, (long long)req->broker_epoch);
+        return RILL_OK;
+    }
+    const struct metadata_topic *t = metadata_image_topic_by_id(image, req->topic_id);
+    if (t == NULL || req->partition < 0 || req->partition >= t->npartitions) {
+        controller_refuse(out, KAFKA_ERR_UNKNOWN_TOPIC_OR_PARTITION, "Unknown partition.");
+        return RILL_OK;
+    }
+    const struct metadata_partition *p = &t->partitions[req->partition];
+    if (p->leader != req->broker_id) {
+        controller_refuse(out, KAFKA_ERR_NOT_LEADER_OR_FOLLOWER, "Broker %d does not lead %s-%d.",
+                          req->broker_id, t->name, p->partition);
+        return RILL_OK;
+    }
+    if (req->leader_epoch != p->leader_epoch) {
+        controller_refuse(out, KAFKA_ERR_FENCED_LEADER_EPOCH, "Leader epoch %d is not %d.",
+                          req->leader_epoch, p->leader_epoch);
+        return RILL_OK;
+    }
+    if (req->partition_epoch != p->partition_epoch) {
+        controller_refuse(out, KAFKA_ERR_INVALID_UPDATE_VERSION, "Partition epoch %d is not %d.",
+                          req->partition_epoch, p->partition_epoch);
+        return RILL_OK;
+    }
+    bool has_leader = false;
+    for (size_t i = 0; i < req->nisr; i++) {
+        int32_t id = req->isr[i];
+        if (!controller_has(p->replicas, p->nreplicas, id) ||
+            controller_has(req->isr, i, id)) {
+            controller_refuse(out, KAFKA_ERR_INVALID_REQUEST, "Invalid ISR member %d.", id);
+            return RILL_OK;
+        }
+        if (!controller_has(p->isr, p->nisr, id) && !metadata_image_broker_live(image, id)) {
+            controller_refuse(out, KAFKA_ERR_INELIGIBLE_REPLICA, "Broker %d is not live.", id);
+            return RILL_OK;
+        }
+        has_leader |= id == p->leader;
+    }
+    if (req->nisr == 0 || req->nisr > LIMIT_REPLICATION_FACTOR || !has_leader) {
+        controller_refuse(out, KAFKA_ERR_INVALID_REQUEST, "The ISR must hold the leader.");
+        return RILL_OK;
+    }
+    bool same = req->nisr == p->nisr;
+    for (size_t i = 0; i < req->nisr && same; i++)
+        same = controller_has(p->isr, p->nisr, req->isr[i]);
+    if (same)
+        return RILL_OK;
+    /* Kept in replica order, so that every node lists it alike. */
+    int32_t isr[LIMIT_REPLICATION_FACTOR];
+    size_t nisr = 0;
+    for (size_t i = 0; i < p->nreplicas; i++)
+        if (controller_has(req->isr, req->nisr, p->replicas[i]))
+            isr[nisr++] = p->replicas[i];
+    Rill__Metadata__PartitionChangeRecord *c = arena_alloc(&out->arena, sizeof(*c));
+    Rill__Metadata__MetadataRecord *rec = controller_add(out);
+    if (c == NULL || rec == NULL)
+        return RILL_ERR_NOMEM;
+    rill__metadata__partition_change_record__init(c);
+    c->topic_id.data = arena_dup(&out->arena, t->id, METADATA_TOPIC_ID_BYTES);
+    c->topic_id.len = METADATA_TOPIC_ID_BYTES;
+    c->partition = p->partition;
+    c->partition_epoch = p->partition_epoch;
+    c->has_leader = true;
+    c->leader = -2;
+    c->has_isr_changed = true;
+    c->isr_changed = true;
+    c->isr = controller_ids(out, isr, nisr);
+    c->n_isr = nisr;
+    if (c->topic_id.data == NULL || c->isr == NULL)
+        return RILL_ERR_NOMEM;
+    rec->record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION_CHANGE;
+    rec->partition_change = c;
+    return RILL_OK;
+}
+
 int controller_reconcile(const struct metadata_image *image, const struct controller_config *cfg,
                          struct controller_out *out)
 {
@@ -796,6 +877,16 @@ int controller_sessions_heartbeat(struct controller_sessions *ss, int32_t broker
     s->metadata_version = metadata_version;
     s->want_fence = want_fence;
     return RILL_OK;
+}
+
+void controller_sessions_end(struct controller_sessions *ss, int32_t broker_id,
+                             int64_t broker_epoch)
+{
+    struct controller_session *s = sessions_find(ss, broker_id);
+    if (s != NULL && s->broker_epoch == broker_epoch) {
+        s->deadline_ms = INT64_MIN;
+        s->heard = false; /* unfenced again only by a heartbeat after this */
+    }
 }
 
 int32_t controller_sessions_expired(struct controller_sessions *ss,

@@ -153,6 +153,31 @@ int controller_heartbeat(const struct metadata_image *image, const struct contro
 int controller_reconcile(const struct metadata_image *image, const struct controller_config *cfg,
                          struct controller_out *out);
 
+/* A partition leader's request to change its ISR (Kafka's AlterPartition,
+ * KIP-497): decided on the partition epoch and leader epoch the leader
+ * saw. */
+struct controller_isr_change {
+    int32_t broker_id;
+    int64_t broker_epoch;
+    const uint8_t *topic_id; /* 16 bytes */
+    int32_t partition;
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+    const int32_t *isr;
+    size_t nisr;
+};
+
+/* One PartitionChangeRecord setting the ISR, or a refusal in out->error,
+ * as Kafka's controller answers: STALE_BROKER_EPOCH (not this broker's
+ * current registration), UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER
+ * (it does not lead the partition), FENCED_LEADER_EPOCH, INVALID_UPDATE_
+ * VERSION (the partition moved on since), INVALID_REQUEST (an ISR that is
+ * empty, repeats a broker, leaves out the leader or names a non-replica),
+ * INELIGIBLE_REPLICA (it adds a broker that is not live). Nothing when
+ * the ISR asked for is the ISR already. Returns 0 or RILL_ERR_NOMEM. */
+int controller_alter_isr(const struct metadata_image *image,
+                         const struct controller_isr_change *req, struct controller_out *out);
+
 /* Reserves the next block of `size` producer ids for broker_id. */
 int controller_reserve_producer_ids(const struct metadata_image *image, int32_t broker_id,
                                     int64_t size, struct controller_out *out);
@@ -184,6 +209,12 @@ int controller_sessions_reset(struct controller_sessions *ss, const struct metad
 int controller_sessions_heartbeat(struct controller_sessions *ss, int32_t broker_id,
                                   int64_t broker_epoch, uint64_t metadata_version,
                                   bool want_fence, int64_t now_ms);
+
+/* Ends the session of broker_id's registration broker_epoch now (its
+ * process is known to be gone): the next decision fences it. Nothing for
+ * another epoch (it registered again meanwhile). */
+void controller_sessions_end(struct controller_sessions *ss, int32_t broker_id,
+                             int64_t broker_epoch);
 
 /* The next decision the sessions call for, as records in out (nothing when
  * all is in order), in this order: fence a live broker whose session

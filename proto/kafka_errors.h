@@ -64,7 +64,10 @@
     X(GROUP_ID_NOT_FOUND, 69)                             \
     X(NON_EMPTY_GROUP, 68)                                \
     X(INVALID_RECORD, 87)                                 \
+    X(STALE_BROKER_EPOCH, 77)                             \
     X(UNKNOWN_TOPIC_ID, 100)                              \
+    X(INELIGIBLE_REPLICA, 107)                            \
+    X(INVALID_UPDATE_VERSION, 108)                        \
     X(UNSUPPORTED_ENDPOINT_TYPE, 125)
 
 enum kafka_error {

@@ -55,6 +55,11 @@ void storage_log_set_config(struct storage_log *log, const struct storage_log_co
     log->cfg = *cfg;
 }
 
+bool storage_log_flushing(const struct storage_log *log)
+{
+    return log->flush_inflight;
+}
+
 bool storage_log_dirty(const struct storage_log *log)
 {
     return log->durable_offset < log->log_end_offset || log->npending_fds > 0 || log->dir_dirty ||
@@ -409,7 +414,9 @@ static void flush_job_done(struct storage_job *job)
     } else if (!stale) {
         if (log_put_checkpoint(log, &cp) != 0)
             log_warn("storage", "%s: recovery checkpoint not written", log->name);
-        if (cp.next_offset > log->durable_offset) {
+        /* Reported even when the offset stays (a truncation's fsync):
+         * whoever waits for the log to settle learns it has. */
+        if (cp.next_offset >= log->durable_offset) {
             log->durable_offset = cp.next_offset;
             if (log->on_durable != NULL)
                 log->on_durable(log, log->durable_offset, log->ctx);

@@ -192,6 +192,9 @@ void storage_log_maybe_flush(struct storage_log *log, int64_t now_ms);
 /* Starts an fsync of everything appended so far, whatever the policy. */
 void storage_log_flush(struct storage_log *log);
 
+/* True while an fsync of the log is running. */
+bool storage_log_flushing(const struct storage_log *log);
+
 /* True when appends are not yet covered by a finished fsync. */
 bool storage_log_dirty(const struct storage_log *log);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs the integration tests (real broker processes, real clients):
-tests/compat/, tests/fuzz/ and tests/powerloss/ test_*.py files, with unittest.
+tests/compat/, tests/fuzz/, tests/powerloss/ and tests/chaos/ test_*.py files, with unittest.
 
 Usage: RILL_BIN=build/release/bin/rill /usr/bin/python3 tests/run.py [pattern]
 """
@@ -27,7 +27,7 @@ def main():
     pattern = sys.argv[1] if len(sys.argv) > 1 else "test_*.py"
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
-    for sub in ("compat", "fuzz", "powerloss"):
+    for sub in ("compat", "fuzz", "powerloss", "chaos"):
         suite.addTests(loader.discover(os.path.join(here, sub), pattern=pattern,
                                        top_level_dir=os.path.join(here, sub)))
     if suite.countTestCases() == 0:

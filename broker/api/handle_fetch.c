@@ -55,6 +55,41 @@ static void fetch_release_files(struct kafka_fetch_response *resp)
     }
 }
 
+/* The broker id of a follower's fetch, or -1 for a consumer's. */
+static int32_t fetch_replica_id(const struct request *req)
+{
+    const struct kafka_fetch_request *body = req->body;
+    int32_t id = req->version >= 15 ? body->ReplicaState.ReplicaId : body->ReplicaId;
+    return id >= 0 ? id : -1;
+}
+
+/* KIP-320: whether the fetcher's history (its last batch's epoch and its
+ * fetch offset) leaves this leader's; if so, out carries where the two
+ * last agree (DivergingEpoch: the largest epoch <= the fetcher's known
+ * here, and where it ended) and no records. */
+static bool fetch_diverging(struct partition *p,
+                            const struct kafka_fetch_request_fetch_partition *pin,
+                            struct kafka_fetch_response_partition_data *out)
+{
+    int32_t epoch;
+    int64_t end;
+    storage_log_end_for_epoch(p->log, pin->LastFetchedEpoch, &epoch, &end);
+    if (epoch < 0) {
+        /* No history here at or below it: everything past the log end
+         * diverges. */
+        if (pin->FetchOffset <= storage_log_end_offset(p->log))
+            return false;
+        out->DivergingEpoch.Epoch = -1;
+        out->DivergingEpoch.EndOffset = storage_log_end_offset(p->log);
+        return true;
+    }
+    if (epoch == pin->LastFetchedEpoch && end >= pin->FetchOffset)
+        return false;
+    out->DivergingEpoch.Epoch = epoch;
+    out->DivergingEpoch.EndOffset = end;
+    return true;
+}
+
 /* Fills the answer from the logs as they are now. Returns the number of
  * record bytes in it, or -1 when out of memory. */
 static int64_t fetch_build(struct request *req, struct kafka_fetch_response *resp,
@@ -71,6 +106,7 @@ static int64_t fetch_build(struct request *req, struct kafka_fetch_response *res
     resp->Responses.items = topics;
     int64_t total = 0;
     int64_t max_bytes = body->MaxBytes > 0 ? body->MaxBytes : INT32_MAX;
+    int32_t replica = fetch_replica_id(req);
     *has_error = false;
     for (int32_t t = 0; t < ntopics; t++) {
         const struct kafka_fetch_request_fetch_topic *tin = &body->Topics.items[t];
@@ -110,11 +146,30 @@ static int64_t fetch_build(struct request *req, struct kafka_fetch_response *res
                 *has_error = true;
                 continue;
             }
+            if (req->version >= 12 && pin->LastFetchedEpoch >= 0 &&
+                fetch_diverging(p, pin, out)) {
+                *has_error = true; /* answered at once: the fetcher truncates first */
+                continue;
+            }
             if (pin->FetchOffset < storage_log_start_offset(p->log) ||
                 pin->FetchOffset > storage_log_end_offset(p->log)) {
                 out->ErrorCode = KAFKA_ERR_OFFSET_OUT_OF_RANGE;
                 *has_error = true;
                 continue;
+            }
+            /* A follower's fetch offset is what it holds: the leader counts
+             * it toward the high watermark, and it reads up to the log
+             * end, not the high watermark. */
+            int64_t upto = p->high_watermark;
+            if (replica >= 0) {
+                if (!partition_replica_fetched(p, replica, pin->FetchOffset)) {
+                    out->ErrorCode = KAFKA_ERR_NOT_LEADER_OR_FOLLOWER;
+                    *has_error = true;
+                    continue;
+                }
+                out->HighWatermark = p->high_watermark;
+                out->LastStableOffset = p->high_watermark;
+                upto = storage_log_end_offset(p->log);
             }
             int64_t room = max_bytes - total;
             int64_t limit = pin->PartitionMaxBytes;
@@ -122,10 +177,10 @@ static int64_t fetch_build(struct request *req, struct kafka_fetch_response *res
                 limit = room;
             if (total == 0 && limit < 1)
                 limit = 1; /* the first batch goes out whole anyway */
-            if (limit <= 0 || pin->FetchOffset >= p->high_watermark)
+            if (limit <= 0 || pin->FetchOffset >= upto)
                 continue;
             struct storage_read rd;
-            int rc = storage_log_read(p->log, pin->FetchOffset, p->high_watermark,
+            int rc = storage_log_read(p->log, pin->FetchOffset, upto,
                                       (size_t)(total == 0 ? limit : limit), &rd);
             if (rc != 0) {
                 out->ErrorCode = rc == RILL_ERR_RANGE ? KAFKA_ERR_OFFSET_OUT_OF_RANGE
@@ -212,6 +267,7 @@ static void fetch_arm(struct fetch_state *st)
                 continue;
             fws[k].st = st;
             fws[k].watch.fn = fetch_on_data;
+            fws[k].watch.on_append = fetch_replica_id(req) >= 0;
             partition_watch_add(p, &fws[k].watch);
             k++;
         }

@@ -1,7 +1,10 @@
 /* Produce: validate each partition's batch, stamp and append it, and answer
- * once every appended batch is below the high watermark (under the default
- * flush policy that means fsynced), or at once with acks=0 (no answer at
- * all; an error closes the connection, as Kafka does).
+ * with acks=all once every appended batch is below the high watermark (on
+ * every in-sync replica, and fsynced there under the default flush
+ * policy), with acks=1 once the leader's own copy is (fsynced under the
+ * default policy), or at once with acks=0 (no answer at all; an error
+ * closes the connection, as Kafka does). A wait ends with the leadership
+ * it began in: a new leader or epoch answers NOT_LEADER_OR_FOLLOWER.
  *
  * Validation per partition, in Kafka's order: exactly one magic-2 batch
  * whose length matches (CORRUPT_MESSAGE / INVALID_RECORD), size against
@@ -85,20 +88,7 @@ static void produce_on_timeout(evutil_socket_t fd, short what, void *arg)
         struct produce_wait *pw = &st->waits[i];
         if (!pw->waiting)
             continue;
-        /* Unlink from the partition's waiter list. */
-        struct partition *p = pw->partition;
-        struct partition_waiter *prev = NULL;
-        for (struct partition_waiter *w = p->waiters_head; w != NULL; prev = w, w = w->next) {
-            if (w != &pw->waiter)
-                continue;
-            if (prev != NULL)
-                prev->next = w->next;
-            else
-                p->waiters_head = w->next;
-            if (p->waiters_tail == w)
-                p->waiters_tail = prev;
-            break;
-        }
+        partition_unwait(pw->partition, &pw->waiter);
         pw->waiting = false;
         pw->out->ErrorCode = KAFKA_ERR_REQUEST_TIMED_OUT;
         st->pending--;
@@ -184,6 +174,15 @@ static struct partition *produce_one(struct request *req, struct kafka_str topic
         return NULL;
     }
     out->LogStartOffset = storage_log_start_offset(p->log);
+    /* acks=all needs min.insync.replicas in the ISR before anything is
+     * appended (after, a shrink fails the wait: NOT_ENOUGH_REPLICAS_AFTER_
+     * APPEND). */
+    const struct kafka_produce_request *body = req->body;
+    if (body->Acks == -1 && !partition_enough_replicas(p)) {
+        produce_set_error(req, out, KAFKA_ERR_NOT_ENOUGH_REPLICAS,
+                          "Fewer in-sync replicas than min.insync.replicas");
+        return NULL;
+    }
     const struct kafka_records *rec = &in->Records;
     if (rec->len <= 0) {
         produce_set_error(req, out, KAFKA_ERR_INVALID_RECORD, "No record batch");
@@ -339,6 +338,7 @@ static void produce_all(struct produce_state *st)
                     pw->partition = p;
                     pw->out = out;
                     pw->waiter.offset = end;
+                    pw->waiter.local = body->Acks == 1;
                     pw->waiter.fn = produce_on_ack;
                 }
             }

@@ -12,6 +12,7 @@
 #include "broker/group/group_records.h"
 #include "broker/replica/partition.h"
 #include "broker/net/request.h"
+#include "broker/quorum/metadata_log.h"
 #include "broker/replica/topics.h"
 #include "common/checked.h"
 #include "common/clock.h"
@@ -161,11 +162,17 @@ bool group_coordinator_ensure_topic(struct group_coordinator *gc, void (*fn)(voi
     op->ctx = ctx;
     op->spec.name = (struct kafka_str){GROUP_OFFSETS_TOPIC, sizeof(GROUP_OFFSETS_TOPIC) - 1};
     op->spec.num_partitions = b->cfg.offsets_topic_num_partitions;
-    /* Replicated as configured, but never more than the brokers there are
-     * (a single node makes do with one replica, where Kafka would refuse
-     * to serve groups at all). */
+    /* Replicated as configured, but never more than the live brokers
+     * there are (a single node makes do with one replica, where Kafka
+     * would refuse to serve groups at all). */
+    const struct metadata_image *image = metadata_log_image(b->mlog);
+    int32_t live = 0;
+    for (size_t i = 0; i < image->nbrokers; i++)
+        live += !image->brokers[i].fenced;
     int32_t rf = b->cfg.offsets_topic_replication_factor;
-    op->spec.replication_factor = (int16_t)(rf > 1 ? 1 : rf);
+    if (rf > live)
+        rf = live > 0 ? live : 1;
+    op->spec.replication_factor = (int16_t)rf;
     op->spec.internal = true;
     if (topics_create(b, &op->spec, 1, false, true, coordinator_topic_created, op))
         return true;
@@ -773,7 +780,10 @@ void group_coordinator_partition_opened(struct group_coordinator *gc, struct par
     cp->generation_tag = ++gc->loads;
     gc->parts[p->index] = cp;
     cp->load_offset = storage_log_start_offset(p->log);
-    cp->load_end = p->high_watermark;
+    /* Up to the log end, not the high watermark: a new leader's high
+     * watermark may trail what the last one committed, and its whole log
+     * is what its followers will hold. */
+    cp->load_end = storage_log_end_offset(p->log);
     cp->load_now_ms = clock_mono_ms();
     /* The first slice at once: a small partition is ready before the
      * next request. */

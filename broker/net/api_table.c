@@ -12,7 +12,7 @@
  * broker. */
 static const struct api_entry api_entries[] = {
     {KAFKA_API_PRODUCE, "Produce", 0, 8, 3, handle_produce},
-    {KAFKA_API_FETCH, "Fetch", 4, 11, 4, handle_fetch, true},
+    {KAFKA_API_FETCH, "Fetch", 4, 12, 4, handle_fetch, true},
     {KAFKA_API_LIST_OFFSETS, "ListOffsets", 1, 5, 1, handle_list_offsets},
     {KAFKA_API_METADATA, "Metadata", 0, 8, 0, handle_metadata},
     {KAFKA_API_OFFSET_COMMIT, "OffsetCommit", 2, 7, 2, handle_offset_commit},

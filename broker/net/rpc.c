@@ -51,7 +51,16 @@ struct rpc {
     size_t npeers;
     struct rpc_conn *conns;   /* every open connection */
     size_t ninbound;
+    rpc_closed_fn on_closed;
+    void *closed_ctx;
+    bool shutting_down;
 };
+
+void rpc_on_peer_closed(struct rpc *rpc, rpc_closed_fn fn, void *ctx)
+{
+    rpc->on_closed = fn;
+    rpc->closed_ctx = ctx;
+}
 
 static void rpc_conn_close(struct rpc_conn *c, const char *why)
 {
@@ -79,7 +88,10 @@ static void rpc_conn_close(struct rpc_conn *c, const char *why)
     if (c->next != NULL)
         c->next->prev = c->prev;
     bufferevent_free(c->bev);
+    int32_t node = c->connected ? c->node : -1;
     free(c);
+    if (node >= 0 && !rpc->shutting_down && rpc->on_closed != NULL)
+        rpc->on_closed(rpc->closed_ctx, node);
 }
 
 static void rpc_on_read(struct bufferevent *bev, void *arg)
@@ -265,6 +277,7 @@ void rpc_free(struct rpc *rpc)
 {
     if (rpc == NULL)
         return;
+    rpc->shutting_down = true;
     while (rpc->conns != NULL)
         rpc_conn_close(rpc->conns, "shutting down");
     if (rpc->listener != NULL)

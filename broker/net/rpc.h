@@ -32,6 +32,11 @@ typedef int32_t (*rpc_frame_fn)(void *ctx, const uint8_t *body, size_t len);
 int rpc_start(struct broker *b, rpc_frame_fn on_frame, void *ctx, struct rpc **out);
 void rpc_free(struct rpc *rpc);
 
+/* Called when a connection that carried frames of node `node` closes
+ * (the peer hung up or failed), not when this node shuts down. */
+typedef void (*rpc_closed_fn)(void *ctx, int32_t node);
+void rpc_on_peer_closed(struct rpc *rpc, rpc_closed_fn fn, void *ctx);
+
 /* Sends one frame (prefix included; copied) to node `to`. */
 void rpc_send(struct rpc *rpc, int32_t to, const uint8_t *frame, size_t len);
 

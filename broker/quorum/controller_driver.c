@@ -1,5 +1,9 @@
 #include "broker/quorum/controller_driver.h"
 
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +26,36 @@ struct controller_driver {
     int32_t pids_queue[LIMIT_PRODUCER_IDS_QUEUE]; /* brokers waiting for a block */
     size_t pids_queued;
     bool pids_granting; /* the first one's block is proposed */
+    struct evdns_base *dns; /* for probes, made on first use */
+    struct controller_probe *probes;
 };
+
+/* A connection attempt to a broker whose connection to this node closed:
+ * refused means its process is gone. */
+struct controller_probe {
+    struct controller_driver *cd;
+    struct bufferevent *bev;
+    struct event *timer;
+    int32_t broker_id;
+    int64_t broker_epoch;
+    struct controller_probe *next;
+};
+
+static void controller_probe_free(struct controller_probe *pr)
+{
+    struct controller_driver *cd = pr->cd;
+    for (struct controller_probe **pp = &cd->probes; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == pr) {
+            *pp = pr->next;
+            break;
+        }
+    }
+    if (pr->bev != NULL)
+        bufferevent_free(pr->bev);
+    if (pr->timer != NULL)
+        event_free(pr->timer);
+    free(pr);
+}
 
 int controller_driver_open(struct broker *b, struct controller_driver **out)
 {
@@ -40,6 +73,10 @@ void controller_driver_free(struct controller_driver *cd)
 {
     if (cd == NULL)
         return;
+    while (cd->probes != NULL)
+        controller_probe_free(cd->probes);
+    if (cd->dns != NULL)
+        evdns_base_free(cd->dns, 0);
     controller_sessions_free(&cd->sessions);
     free(cd);
 }
@@ -55,6 +92,11 @@ static bool controller_driver_check_active(struct controller_driver *cd)
             return false; /* no memory: try at the next tick */
         log_info("controller", "node %d is the active controller; %zu brokers registered",
                  cd->broker->cfg.node_id, image->nbrokers);
+        cd->active = true;
+        /* A broker whose process died with the last controller (or while
+         * nobody was listening) is found at once, not a session later. */
+        for (size_t i = 0; i < image->nbrokers; i++)
+            controller_driver_on_peer_closed(cd, image->brokers[i].id);
     }
     if (!active) { /* a later controller serves the brokers that ask again */
         cd->pids_queued = 0;
@@ -219,4 +261,94 @@ void controller_driver_on_producer_ids(struct controller_driver *cd, int32_t bro
         return;
     cd->pids_queue[cd->pids_queued++] = broker_id;
     controller_driver_grant_next(cd);
+}
+
+void controller_driver_on_alter_isr(struct controller_driver *cd,
+                                    const struct raft_wire_alter_isr *ai)
+{
+    if (!controller_driver_check_active(cd))
+        return;
+    struct controller_isr_change req = {.broker_id = ai->broker_id,
+                                        .broker_epoch = ai->broker_epoch,
+                                        .topic_id = ai->topic_id,
+                                        .partition = ai->partition,
+                                        .leader_epoch = ai->leader_epoch,
+                                        .partition_epoch = ai->partition_epoch,
+                                        .isr = ai->isr,
+                                        .nisr = ai->nisr};
+    struct controller_out out;
+    controller_out_init(&out);
+    int rc = controller_alter_isr(metadata_log_image(cd->broker->mlog), &req, &out);
+    if (rc == 0 && out.error == 0 && out.n > 0)
+        rc = metadata_log_propose(cd->broker->mlog, out.recs, out.n, controller_driver_registered,
+                                  NULL);
+    else if (rc == 0 && out.error != 0)
+        log_debug("controller", "ISR change from broker %d refused: %s", ai->broker_id,
+                  out.message);
+    if (rc != 0)
+        log_warn("controller", "cannot propose an ISR change: %s", rill_strerror(rc));
+    controller_out_free(&out);
+}
+
+static void controller_probe_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct controller_probe *pr = arg;
+    struct controller_driver *cd = pr->cd;
+    int err = EVUTIL_SOCKET_ERROR();
+    if ((what & BEV_EVENT_ERROR) && err == ECONNREFUSED &&
+        controller_driver_check_active(cd)) {
+        log_info("controller", "broker %d refuses connections: its process is gone", pr->broker_id);
+        controller_sessions_end(&cd->sessions, pr->broker_id, pr->broker_epoch);
+        controller_probe_free(pr);
+        controller_driver_decide(cd);
+        return;
+    }
+    log_debug("controller", "probe of broker %d: %s (%s)", pr->broker_id,
+              (what & BEV_EVENT_CONNECTED) ? "connected" : "failed",
+              evutil_socket_error_to_string(err));
+    controller_probe_free(pr); /* it answered (or cannot be told): its session decides */
+}
+
+static void controller_probe_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    controller_probe_free(arg);
+}
+
+void controller_driver_on_peer_closed(struct controller_driver *cd, int32_t broker_id)
+{
+    if (cd == NULL || broker_id < 0 || !controller_driver_check_active(cd))
+        return;
+    const struct metadata_broker *mb =
+        metadata_image_broker(metadata_log_image(cd->broker->mlog), broker_id);
+    if (mb == NULL || mb->fenced || broker_id == cd->broker->cfg.node_id)
+        return;
+    for (struct controller_probe *pr = cd->probes; pr != NULL; pr = pr->next)
+        if (pr->broker_id == broker_id)
+            return;
+    if (cd->dns == NULL &&
+        (cd->dns = evdns_base_new(cd->broker->base, EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL)
+        return;
+    struct controller_probe *pr = calloc(1, sizeof(*pr));
+    if (pr == NULL)
+        return;
+    pr->cd = cd;
+    pr->broker_id = broker_id;
+    pr->broker_epoch = mb->epoch;
+    pr->next = cd->probes;
+    cd->probes = pr;
+    pr->bev = bufferevent_socket_new(cd->broker->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    pr->timer = evtimer_new(cd->broker->base, controller_probe_on_timeout, pr);
+    if (pr->bev == NULL || pr->timer == NULL) {
+        controller_probe_free(pr);
+        return;
+    }
+    struct timeval tv = {LIMIT_CONTROLLER_PROBE_MS / 1000, (LIMIT_CONTROLLER_PROBE_MS % 1000) * 1000};
+    evtimer_add(pr->timer, &tv);
+    bufferevent_setcb(pr->bev, NULL, NULL, controller_probe_on_event, pr);
+    /* A failure may already have called the event callback (which freed
+     * the probe); otherwise the timer frees it. */
+    (void)bufferevent_socket_connect_hostname(pr->bev, cd->dns, AF_UNSPEC, mb->host, mb->port);
 }

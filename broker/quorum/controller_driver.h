@@ -20,6 +20,7 @@ struct broker;
 struct controller_driver;
 struct raft_wire_registration;
 struct raft_wire_heartbeat;
+struct raft_wire_alter_isr;
 
 int controller_driver_open(struct broker *b, struct controller_driver **out);
 void controller_driver_free(struct controller_driver *cd);
@@ -37,5 +38,18 @@ void controller_driver_on_heartbeat(struct controller_driver *cd,
  * before it made, so that no two brokers get the same block. */
 void controller_driver_on_producer_ids(struct controller_driver *cd, int32_t broker_id,
                                        int64_t broker_epoch);
+
+/* A partition leader asks to change its ISR: decided on the committed
+ * image (metadata/controller.h controller_alter_isr) and proposed; a
+ * refusal is only logged, and the leader asks again. */
+void controller_driver_on_alter_isr(struct controller_driver *cd,
+                                    const struct raft_wire_alter_isr *ai);
+
+/* The connection from broker_id to this node closed. When this node is the
+ * active controller and broker_id is live, its registered endpoint is
+ * probed at once: a refused connection means the process is gone, and the
+ * broker is fenced without waiting for its session to expire (a broker
+ * that still accepts keeps its session). */
+void controller_driver_on_peer_closed(struct controller_driver *cd, int32_t broker_id);
 
 #endif

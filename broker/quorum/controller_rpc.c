@@ -31,6 +31,10 @@ void controller_rpc_on_request(void *ctx, const struct raft_wire_decoded *d)
         forwarding_on_response(b, d->from, d->forwarded.id, d->forwarded.bytes,
                                d->forwarded.len, d->forwarded.metadata_version);
         break;
+    case RAFT_WIRE_ALTER_ISR:
+        if (d->alter_isr.broker_id == d->from)
+            controller_driver_on_alter_isr(b->controller, &d->alter_isr);
+        break;
     case RAFT_WIRE_TOPIC_CREATION:
         topics_create_forwarded(b, &d->topic_creation);
         break;

@@ -7,6 +7,7 @@
 
 #include "broker/broker.h"
 #include "broker/net/rpc.h"
+#include "broker/quorum/controller_driver.h"
 #include "broker/quorum/quorum.h"
 #include "broker/quorum/raft_wire.h"
 #include "common/assert.h"
@@ -251,6 +252,12 @@ static void metadata_on_send(void *ctx, const struct raft_msg *m)
     free(frame);
 }
 
+static void metadata_on_peer_closed(void *ctx, int32_t node)
+{
+    struct broker *b = ctx;
+    controller_driver_on_peer_closed(b->controller, node);
+}
+
 static int32_t metadata_on_frame(void *ctx, const uint8_t *body, size_t len)
 {
     struct metadata_log *ml = ctx;
@@ -346,8 +353,11 @@ int metadata_log_open(struct broker *b, metadata_request_fn on_request, void *ct
                                  .send = b->cfg.nvoters > 1 || !b->cfg.voter ? metadata_on_send
                                                                              : NULL,
                                  .failed = metadata_on_failed};
-    if (hooks.send != NULL || b->cfg.controller.port != -1)
+    if (hooks.send != NULL || b->cfg.controller.port != -1) {
         rc = rpc_start(b, metadata_on_frame, ml, &ml->rpc);
+        if (rc == 0)
+            rpc_on_peer_closed(ml->rpc, metadata_on_peer_closed, b);
+    }
     if (rc == 0)
         rc = quorum_open(b, ml->log, path, &qcfg, &hooks, &ml->quorum);
     if (rc == 0) {
@@ -523,6 +533,16 @@ void metadata_log_send_heartbeat(struct metadata_log *ml, int32_t to,
     uint8_t *frame = NULL;
     size_t len = 0;
     int rc = raft_wire_encode_heartbeat(ml->broker->cluster_id, ml->broker->cfg.node_id, hb,
+                                        &frame, &len);
+    metadata_log_send_frame(ml, to, rc, frame, len);
+}
+
+void metadata_log_send_alter_isr(struct metadata_log *ml, int32_t to,
+                                 const struct raft_wire_alter_isr *ai)
+{
+    uint8_t *frame = NULL;
+    size_t len = 0;
+    int rc = raft_wire_encode_alter_isr(ml->broker->cluster_id, ml->broker->cfg.node_id, ai,
                                         &frame, &len);
     metadata_log_send_frame(ml, to, rc, frame, len);
 }

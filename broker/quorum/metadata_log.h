@@ -79,6 +79,10 @@ struct raft_wire_heartbeat;
 /* Sends a heartbeat to node `to` (the controller). */
 void metadata_log_send_heartbeat(struct metadata_log *ml, int32_t to,
                                  const struct raft_wire_heartbeat *hb);
+struct raft_wire_alter_isr;
+/* Sends a partition leader's ISR change request to node `to` (the controller). */
+void metadata_log_send_alter_isr(struct metadata_log *ml, int32_t to,
+                                 const struct raft_wire_alter_isr *ai);
 /* Asks node `to` (the controller) for a producer-id block. */
 void metadata_log_send_producer_ids(struct metadata_log *ml, int32_t to, int32_t broker_id,
                                     int64_t broker_epoch);

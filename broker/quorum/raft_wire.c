@@ -169,6 +169,27 @@ int raft_wire_encode_producer_ids(const char *cluster_id, int32_t from,
     return raft_wire_pack(&env, out, len);
 }
 
+int raft_wire_encode_alter_isr(const char *cluster_id, int32_t from,
+                               const struct raft_wire_alter_isr *ai, uint8_t **out, size_t *len)
+{
+    Rill__Rpc__AlterIsr r = RILL__RPC__ALTER_ISR__INIT;
+    r.broker_id = ai->broker_id;
+    r.broker_epoch = ai->broker_epoch;
+    r.topic_id.data = (uint8_t *)ai->topic_id;
+    r.topic_id.len = 16;
+    r.partition = ai->partition;
+    r.leader_epoch = ai->leader_epoch;
+    r.partition_epoch = ai->partition_epoch;
+    r.isr = (int32_t *)ai->isr;
+    r.n_isr = ai->nisr;
+    Rill__Rpc__RpcEnvelope env = RILL__RPC__RPC_ENVELOPE__INIT;
+    env.cluster_id = (char *)cluster_id;
+    env.from_node = from;
+    env.body_case = RILL__RPC__RPC_ENVELOPE__BODY_ALTER_ISR;
+    env.alter_isr = &r;
+    return raft_wire_pack(&env, out, len);
+}
+
 int raft_wire_encode_forwarded(const char *cluster_id, int32_t from, bool response,
                                const struct raft_wire_forwarded *fw, uint8_t **out, size_t *len)
 {
@@ -260,6 +281,23 @@ int raft_wire_decode(const uint8_t *body, size_t len, const char *cluster_id,
         out->kind = RAFT_WIRE_PRODUCER_IDS;
         out->producer_ids.broker_id = env->producer_ids->broker_id;
         out->producer_ids.broker_epoch = env->producer_ids->broker_epoch;
+        out->envelope = env;
+        return RILL_OK;
+    }
+    if (env->body_case == RILL__RPC__RPC_ENVELOPE__BODY_ALTER_ISR) {
+        const Rill__Rpc__AlterIsr *a = env->alter_isr;
+        if (a->broker_id < 0 || a->topic_id.len != 16 || a->partition < 0 ||
+            a->n_isr > LIMIT_REPLICATION_FACTOR)
+            goto fail;
+        out->kind = RAFT_WIRE_ALTER_ISR;
+        out->alter_isr.broker_id = a->broker_id;
+        out->alter_isr.broker_epoch = a->broker_epoch;
+        memcpy(out->alter_isr.topic_id, a->topic_id.data, 16);
+        out->alter_isr.partition = a->partition;
+        out->alter_isr.leader_epoch = a->leader_epoch;
+        out->alter_isr.partition_epoch = a->partition_epoch;
+        out->alter_isr.isr = a->isr;
+        out->alter_isr.nisr = a->n_isr;
         out->envelope = env;
         return RILL_OK;
     }

@@ -55,7 +55,20 @@ enum raft_wire_kind {
     RAFT_WIRE_HEARTBEAT = 4,
     RAFT_WIRE_PRODUCER_IDS = 5,
     RAFT_WIRE_FORWARDED_REQUEST = 6,
-    RAFT_WIRE_FORWARDED_RESPONSE = 7
+    RAFT_WIRE_FORWARDED_RESPONSE = 7,
+    RAFT_WIRE_ALTER_ISR = 8
+};
+
+/* A leader's ISR change request (proto/rpc.proto AlterIsr). */
+struct raft_wire_alter_isr {
+    int32_t broker_id;
+    int64_t broker_epoch;
+    uint8_t topic_id[16];
+    int32_t partition;
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+    const int32_t *isr;
+    size_t nisr;
 };
 
 /* A relayed admin request or its answer (forwarding.h); bytes point into
@@ -84,6 +97,7 @@ struct raft_wire_decoded {
     struct raft_wire_heartbeat heartbeat;
     struct raft_wire_producer_ids producer_ids;
     struct raft_wire_forwarded forwarded;
+    struct raft_wire_alter_isr alter_isr;
     void *envelope;
     struct raft_entry *entries;
 };
@@ -106,6 +120,10 @@ int raft_wire_encode_heartbeat(const char *cluster_id, int32_t from,
 int raft_wire_encode_producer_ids(const char *cluster_id, int32_t from,
                                   const struct raft_wire_producer_ids *pr, uint8_t **out,
                                   size_t *len);
+
+/* Encodes an ISR change request from node `from` as one frame. */
+int raft_wire_encode_alter_isr(const char *cluster_id, int32_t from,
+                               const struct raft_wire_alter_isr *ai, uint8_t **out, size_t *len);
 
 /* Encodes a relayed request (response false) or its answer (true). */
 int raft_wire_encode_forwarded(const char *cluster_id, int32_t from, bool response,

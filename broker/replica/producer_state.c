@@ -55,8 +55,18 @@ enum producer_verdict producer_state_check(const struct producer_table *t, int64
                                            int16_t *error)
 {
     const struct producer_entry *e = producer_find(t, producer_id);
-    if (e == NULL)
+    if (e == NULL) {
+        /* A producer this partition has no state for starts at sequence
+         * 0; anywhere else its earlier batches are unknown here (expired,
+         * or never replicated to this leader), and appending would hide a
+         * gap or a duplicate: UNKNOWN_PRODUCER_ID, which clients answer by
+         * starting a new epoch (KIP-360). */
+        if (base_seq != 0) {
+            *error = KAFKA_ERR_UNKNOWN_PRODUCER_ID;
+            return PRODUCER_REFUSED;
+        }
         return PRODUCER_APPEND;
+    }
     if (epoch < e->epoch) {
         *error = KAFKA_ERR_INVALID_PRODUCER_EPOCH;
         return PRODUCER_REFUSED;

@@ -4,8 +4,9 @@
  * instead of being appended twice, and a gap in sequences is refused.
  *
  * Rules, per incoming batch (producer id >= 0):
- *   - unknown producer: accepted (its state is new, or was lost with old
- *     segments);
+ *   - unknown producer: accepted at sequence 0 (a new one); at any other
+ *     sequence UNKNOWN_PRODUCER_ID (its state expired or never reached
+ *     this replica: the client starts a new epoch, KIP-360);
  *   - epoch below the known one: INVALID_PRODUCER_EPOCH (a fenced zombie);
  *   - epoch above: a new session, which must start at sequence 0;
  *   - same epoch: a batch equal to one of the last PRODUCER_RECENT_BATCHES

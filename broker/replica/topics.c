@@ -103,6 +103,28 @@ static struct broker_topic *topics_runtime_new(struct broker *b, const struct me
     return t;
 }
 
+/* Opens partition i of t when a replica of it is placed here. */
+static void topics_open_partition(struct broker *b, struct broker_topic *t,
+                                  const struct metadata_topic *mt, int32_t i)
+{
+    /* Only replicas placed here hold a log here. */
+    if (!topics_is_replica(&mt->partitions[i], b->cfg.node_id))
+        return;
+    int rc = partition_open(b, t, i, &t->partitions[i]);
+    if (rc != 0) {
+        /* The image still lists the partition; requests for it get an
+         * error instead of a crash, and nothing else is touched. */
+        log_error("topics", "cannot open partition %s-%d: %s", t->name, i, rill_strerror(rc));
+        t->partitions[i] = NULL;
+        return;
+    }
+    partition_follow_image(t->partitions[i], &mt->partitions[i]);
+    /* Leading a __consumer_offsets partition makes this broker the
+     * coordinator of its groups; elsewhere it only holds the log. */
+    if (topics_is_offsets(t) && mt->partitions[i].leader == b->cfg.node_id)
+        group_coordinator_partition_opened(b->groups, t->partitions[i]);
+}
+
 /* Takes over what changed in mt since t last looked: configuration, leader
  * epochs, and partitions added (opened here). */
 static void topics_runtime_update(struct broker *b, struct broker_topic *t,
@@ -121,36 +143,23 @@ static void topics_runtime_update(struct broker *b, struct broker_topic *t,
         if (p == NULL)
             continue;
         int32_t was = p->leader, now = mt->partitions[i].leader;
+        int32_t was_epoch = p->leader_epoch, now_epoch = mt->partitions[i].leader_epoch;
+        bool moved = now != was || (was == b->cfg.node_id && was_epoch != now_epoch);
         /* Leading a __consumer_offsets partition makes this broker the
          * coordinator of its groups: loaded on gaining it, unloaded (its
-         * waiters told NOT_COORDINATOR) on losing it. */
-        if (topics_is_offsets(t) && was == b->cfg.node_id && now != was)
+         * waiters told NOT_COORDINATOR) on losing it, and reloaded when it
+         * leads again in a new epoch (its log may have been truncated). */
+        if (topics_is_offsets(t) && was == b->cfg.node_id && moved)
             group_coordinator_partition_closing(b->groups, p);
-        p->leader_epoch = mt->partitions[i].leader_epoch;
-        p->leader = now;
         partition_reconfigure(p);
-        if (topics_is_offsets(t) && now == b->cfg.node_id && now != was)
+        partition_follow_image(p, &mt->partitions[i]);
+        if (topics_is_offsets(t) && now == b->cfg.node_id && moved)
             group_coordinator_partition_opened(b->groups, p);
     }
     while (t->npartitions < mt->npartitions) {
         int32_t i = t->npartitions++;
         t->partitions[i] = NULL;
-        /* Only replicas placed here hold a log here. */
-        if (!topics_is_replica(&mt->partitions[i], b->cfg.node_id))
-            continue;
-        int rc = partition_open(b, t, i, mt->partitions[i].leader_epoch, &t->partitions[i]);
-        if (rc != 0) {
-            /* The image still lists the partition; requests for it get an
-             * error instead of a crash, and nothing else is touched. */
-            log_error("topics", "cannot open partition %s-%d: %s", t->name, i, rill_strerror(rc));
-            t->partitions[i] = NULL;
-            continue;
-        }
-        t->partitions[i]->leader = mt->partitions[i].leader;
-        /* Leading a __consumer_offsets partition makes this broker the
-         * coordinator of its groups; elsewhere it only holds the log. */
-        if (topics_is_offsets(t) && mt->partitions[i].leader == b->cfg.node_id)
-            group_coordinator_partition_opened(b->groups, t->partitions[i]);
+        topics_open_partition(b, t, mt, i);
     }
     t->version = mt->version;
 }
@@ -285,6 +294,22 @@ int topics_set_aside_strays(struct broker *b, const char *metadata_log_name)
     }
     free(scan.found);
     return rc;
+}
+
+static void topics_open_missing_one(void *ctx, const struct metadata_topic *mt)
+{
+    struct broker *b = ctx;
+    struct broker_topic *t = topics_find(b, mt->name, strlen(mt->name));
+    if (t == NULL)
+        return;
+    for (int32_t i = 0; i < t->npartitions && i < mt->npartitions; i++)
+        if (t->partitions[i] == NULL)
+            topics_open_partition(b, t, mt, i);
+}
+
+void topics_open_missing(struct broker *b)
+{
+    metadata_image_each_topic(metadata_log_image(b->mlog), topics_open_missing_one, b);
 }
 
 void topics_close_all(struct broker *b)

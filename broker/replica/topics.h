@@ -59,7 +59,9 @@ bool topics_delete(struct broker *b, const struct kafka_str *names, int16_t *err
  * changed configurations and leader epochs are taken over. */
 void topics_follow_image(void *ctx, const struct metadata_image *image);
 
-/* At start-up, after the replay and before any partition opens: sets aside
+/* Once the image has caught up with the quorum (the broker is registered
+ * and unfenced: never from a replay alone, which in a cluster may be far
+ * behind and would call every newer topic's data a stray): sets aside
  * every partition directory the image does not own. A directory whose
  * partition.metadata names a topic id the image no longer has is deleted
  * (its topic was deleted); one with no id whose name the image does not
@@ -83,6 +85,10 @@ struct raft_wire_topic_creation;
 /* On the controller: an automatic creation another broker forwarded
  * (ignored when this node does not lead or the topic exists). */
 void topics_create_forwarded(struct broker *b, const struct raft_wire_topic_creation *tc);
+
+/* Opens the replicas placed here that are not open (one that could not
+ * open while a stray held its directory). */
+void topics_open_missing(struct broker *b);
 
 /* Closes every partition (shutdown). */
 void topics_close_all(struct broker *b);

@@ -5,9 +5,11 @@ listing it and its partition leaderships move to other in-sync replicas. A
 broker shut down with SIGTERM is fenced before it exits (a controlled
 shutdown), and one that comes back is unfenced and listed again.
 
-Replication is the next step (the data of a moved partition is not copied
-yet), so these tests look at placement, leaders, ISRs and epochs, and that
-the new leaders serve."""
+A killed process is found at once: its connection to the controller
+closes and its listener refuses, and a new controller probes every broker
+when it takes over; a paused one keeps accepting connections, so only its
+session decides. These tests look at placement, leaders, ISRs and epochs,
+and that the new leaders serve (tests/chaos checks the data)."""
 import signal
 import time
 import unittest
@@ -134,9 +136,9 @@ class Fencing(unittest.TestCase):
                                            what="the killed broker to be fenced")
         took = time.monotonic() - killed_at
         print("\n  SIGKILL of broker %d (the controller): fenced and its leaderships moved "
-              "%.2f s later (session timeout %.1f s, election included)"
-              % (c, took, SESSION_MS / 1000))
-        self.assertGreater(took, SESSION_MS / 1000 * 0.9)
+              "%.2f s later (election included; the new controller finds the process gone "
+              "without waiting for the %.1f s session)" % (c, took, SESSION_MS / 1000))
+        self.assertLess(took, 5)
         self.assertEqual(sorted(brokers), sorted(n for n in (1, 2, 3) if n != c))
         self.assertNotEqual(new_c, c)
         for p, (leader, replicas, isr) in after["moving"].items():

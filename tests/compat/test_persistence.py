@@ -71,7 +71,7 @@ class Persistence(unittest.TestCase):
         acked = []
         with open(ack_file) as f:
             for line in f:
-                p, o, v = line.split()
+                p, o, v = line.split()[:3]
                 acked.append((int(p), int(o), v))
         self.assertGreaterEqual(len(acked), target)
         ends = {p: 0 for p in range(PARTITIONS)}

@@ -92,6 +92,13 @@ def valid_requests(topic):
         out.append((0, v, enc(produce_request(v, topic, batch))))
     for v in range(4, 11):
         out.append((1, v, enc(fetch_request(v, topic))))
+    # Fetch v12, flexible (kafka-python 2.0.2 has no schema for it): one
+    # partition from offset 0 with LastFetchedEpoch, as a follower sends.
+    t = topic.encode()
+    part = struct.pack(">iiqiqi", 0, -1, 0, -1, -1, 1 << 20) + b"\x00"
+    fetch12 = (struct.pack(">iiiibii", -1, 10, 1, 1 << 20, 0, 0, -1) + bytes([2, len(t) + 1]) +
+               t + bytes([2]) + part + b"\x00" + bytes([1, 1]) + b"\x00")
+    out.append((1, 12, fetch12))
     for v in range(1, 6):
         parts = [(0, -1)] if v < 4 else [(0, -1, -1)]
         args = dict(replica_id=-1, topics=[(topic, parts)])

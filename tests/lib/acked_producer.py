@@ -1,8 +1,11 @@
 """Produces numbered values until SIGTERM and records every acknowledged
-one as "partition offset value" in a file (flushed per line), so a test
-can check that each survives broker crashes and power cuts.
+one as "partition offset value time" in a file (flushed per line; time is
+the wall clock of the acknowledgement), so a test can check that each
+survives broker crashes and power cuts, and measure stalls.
 
-Usage: acked_producer.py CLIENT BOOTSTRAP TOPIC ACK_FILE
+Usage: acked_producer.py CLIENT BOOTSTRAP TOPIC ACK_FILE [PREFIX [RATE]]
+Values are PREFIX-0, PREFIX-1, ... (PREFIX defaults to "v"); RATE caps the
+records sent per second (default: about 10,000).
 CLIENT: confluent-all (librdkafka, acks=all), confluent-idempotent (the
 idempotent librdkafka producer), kafka-python-1 (kafka-python, acks=1).
 """
@@ -11,6 +14,8 @@ import sys
 import time
 
 client, bootstrap, topic, ack_path = sys.argv[1:5]
+prefix = sys.argv[5] if len(sys.argv) > 5 else "v"
+rate = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
 stop = False
 
 
@@ -24,7 +29,7 @@ acks = open(ack_path, "w")
 
 
 def record(partition, offset, value):
-    acks.write("%d %d %s\n" % (partition, offset, value))
+    acks.write("%d %d %s %.3f\n" % (partition, offset, value, time.time()))
     acks.flush()
 
 
@@ -42,15 +47,21 @@ def run_confluent(idempotent):
 
     p = Producer(conf)
     seq = 0
+    start = time.monotonic()
     while not stop:
         try:
-            p.produce(topic, value=b"v-%d" % seq, on_delivery=delivered)
+            p.produce(topic, value=("%s-%d" % (prefix, seq)).encode(), on_delivery=delivered)
             seq += 1
         except BufferError:
             p.poll(0.05)
             continue
         if seq % 20 == 0:
             p.poll(0.002)  # about 10,000 a second: plenty, and quick to read back
+            while rate > 0 and not stop:
+                ahead = seq / rate - (time.monotonic() - start)
+                if ahead <= 0:
+                    break
+                p.poll(min(ahead, 0.05))
     p.flush(60)
 
 
@@ -65,7 +76,7 @@ def run_kafka_python():
                 p = KafkaProducer(bootstrap_servers=[bootstrap], acks=1, linger_ms=2,
                                   retries=0, request_timeout_ms=5000,
                                   reconnect_backoff_ms=20, reconnect_backoff_max_ms=200)
-            value = "v-%d" % seq
+            value = "%s-%d" % (prefix, seq)
             seq += 1
             meta = p.send(topic, value=value.encode()).get(timeout=10)
             record(meta.partition, meta.offset, value)

@@ -54,7 +54,7 @@ def read_acks(path):
     with open(path) as f:
         for line in f:
             if line.endswith("\n"):
-                p, o, v = line.split()
+                p, o, v = line.split()[:3]
                 acked.append((int(p), int(o), v))
     return acked
 

@@ -18,7 +18,10 @@ START_TEST(duplicates_and_gaps)
     ck_assert_int_eq(producer_table_init(&t), 0);
     int64_t dup;
     int16_t err;
-    ck_assert_int_eq(check(&t, 7, 0, 0, 4, &dup, &err), PRODUCER_APPEND); /* unknown: new */
+    /* Unknown: new at sequence 0; elsewhere its history is not here. */
+    ck_assert_int_eq(check(&t, 7, 0, 3, 0, &dup, &err), PRODUCER_REFUSED);
+    ck_assert_int_eq(err, KAFKA_ERR_UNKNOWN_PRODUCER_ID);
+    ck_assert_int_eq(check(&t, 7, 0, 0, 4, &dup, &err), PRODUCER_APPEND);
     ck_assert_int_eq(producer_state_record(&t, 7, 0, 0, 4, 100, 1), 0);
     ck_assert_int_eq(check(&t, 7, 0, 5, 0, &dup, &err), PRODUCER_APPEND);
     ck_assert_int_eq(producer_state_record(&t, 7, 0, 5, 0, 105, 2), 0);

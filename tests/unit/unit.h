@@ -16,6 +16,7 @@ Suite *suite_producer_state(void);
 Suite *suite_raft(void);
 Suite *suite_quorum(void);
 Suite *suite_controller(void);
+Suite *suite_replica_set(void);
 
 /* A fresh empty directory under $TMPDIR for one test; removed by the
  * caller with unit_rmtree. Returns a malloc'd path. */

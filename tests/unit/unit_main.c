@@ -56,6 +56,7 @@ int main(void)
     srunner_add_suite(sr, suite_raft());
     srunner_add_suite(sr, suite_quorum());
     srunner_add_suite(sr, suite_controller());
+    srunner_add_suite(sr, suite_replica_set());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

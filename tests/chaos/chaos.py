@@ -1,0 +1,291 @@
+"""Chaos runs against a real three-node cluster: producers (acks=all,
+idempotent and not) and a consumer group run while a nemesis, driven by a
+seeded random schedule, SIGKILLs partition leaders (and restarts them) and
+pauses brokers (SIGSTOP/SIGCONT); then everything heals, is read back and
+checked (checker.py): nothing acknowledged lost, no duplicates or
+reordering from the idempotent producer, the group saw everything, and the
+replicas of every partition hold the same batches below the high
+watermark. It prints a summary: records acknowledged, lost, duplicated,
+failovers, and the produce stall after each kill (p50, max).
+
+Usage: RILL_BIN=... /usr/bin/python3 tests/chaos/chaos.py [SEED] [SECONDS]
+(make chaos SEED=... SECONDS=...). The schedule is a function of the seed."""
+import os
+import random
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from checker import check  # noqa: E402
+from rill import PYTHON, Cluster, wait_until  # noqa: E402
+
+TOPIC = "chaos"
+PARTITIONS = 3
+PRODUCERS = ("confluent-all", "confluent-idempotent")
+GROUP = "chaos-group"
+RATE = 2000  # records a second per producer: enough to catch every kill mid-flight
+
+
+def read_lines(path, fields):
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.endswith("\n"):
+                    parts = line.split()
+                    out.append(tuple(t(x) for t, x in zip(fields, parts)))
+    except OSError:
+        pass
+    return out
+
+
+def segment_batches(path, hw):
+    """[(base_offset, leader_epoch, crc)] of the batches below hw in the
+    segment files of one partition directory."""
+    out = []
+    for name in sorted(n for n in os.listdir(path) if n.endswith(".log")):
+        with open(os.path.join(path, name), "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos + 61 <= len(data):
+            base, length, epoch, magic, crc = struct.unpack(">qiibI", data[pos:pos + 21])
+            if base >= hw:
+                break
+            out.append((base, epoch, crc))
+            pos += 12 + length
+    return out
+
+
+class Chaos:
+    def __init__(self, seed, seconds, nemeses=("kill", "pause"), interval=(3.0, 5.0)):
+        self.seed = seed
+        self.seconds = seconds
+        self.nemeses = nemeses
+        self.interval = interval
+        self.rng = random.Random(seed)
+        self.cluster = Cluster(3, args=[
+            "--num.partitions=%d" % PARTITIONS, "--default.replication.factor=3",
+            "--min.insync.replicas=2", "--group.initial.rebalance.delay.ms=0"])
+        self.procs = {}
+        self.kills = []      # (time, victim, partitions it led)
+        self.pauses = 0
+        self.log = []
+
+    def note(self, msg):
+        line = "%7.2f %s" % (time.monotonic() - self.t0, msg)
+        self.log.append(line)
+        print("  chaos: " + line, flush=True)
+
+    def admin(self):
+        return AdminClient({"bootstrap.servers": self.cluster.bootstrap(),
+                            "socket.timeout.ms": 3000})
+
+    def leaders(self):
+        md = self.admin().list_topics(TOPIC, timeout=5)
+        return {p: m.leader for p, m in md.topics[TOPIC].partitions.items()}
+
+    def full_isr(self):
+        md = self.admin().list_topics(TOPIC, timeout=5)
+        parts = md.topics[TOPIC].partitions
+        return len(parts) == PARTITIONS and all(len(m.isrs) == 3 and m.leader >= 0
+                                                for m in parts.values())
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.cluster.start()
+        wait_until(lambda: len(self.admin().list_topics(timeout=5).brokers) == 3, 30,
+                   what="three brokers")
+        admin = self.admin()  # kept until the creation is answered
+        for f in admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3)]).values():
+            f.result(20)
+        wait_until(self.full_isr, 30, what="the topic's replicas in sync")
+        wd = self.cluster.workdir
+        for name in PRODUCERS:
+            self.procs[name] = subprocess.Popen(
+                [PYTHON, os.path.join(HERE, "..", "lib", "acked_producer.py"), name,
+                 self.cluster.bootstrap(), TOPIC, os.path.join(wd, "acks-%s.txt" % name),
+                 name, str(RATE)],
+                stderr=subprocess.DEVNULL)
+        self.procs["consumer"] = subprocess.Popen(
+            [PYTHON, os.path.join(HERE, "group_consumer.py"), self.cluster.bootstrap(), TOPIC,
+             GROUP, os.path.join(wd, "consumed.txt")], stderr=subprocess.DEVNULL)
+
+    def kill_leader(self):
+        try:
+            leaders = self.leaders()
+        except Exception:
+            return
+        live = [p for p, l in leaders.items() if l in self.cluster.nodes]
+        if not live:
+            return
+        victim = leaders[self.rng.choice(sorted(live))]
+        led = sorted(p for p, l in leaders.items() if l == victim)
+        b = self.cluster.nodes[victim]
+        b.kill()
+        self.kills.append((time.time(), victim, led))
+        self.note("SIGKILL broker %d (leader of %s)" % (victim, led))
+        time.sleep(self.rng.uniform(1.0, 2.5))
+        b.start_quiet()
+        self.note("restarted broker %d" % victim)
+
+    def pause(self):
+        node = self.rng.choice(sorted(self.cluster.nodes))
+        b = self.cluster.nodes[node]
+        b.signal(signal.SIGSTOP)
+        self.pauses += 1
+        self.note("SIGSTOP broker %d" % node)
+        time.sleep(self.rng.uniform(1.0, 3.0))
+        b.signal(signal.SIGCONT)
+        self.note("SIGCONT broker %d" % node)
+
+    def run_nemesis(self):
+        end = time.monotonic() + self.seconds
+        while time.monotonic() < end:
+            time.sleep(self.rng.uniform(*self.interval))
+            op = self.rng.choice(self.nemeses)
+            if op == "kill":
+                self.kill_leader()
+            else:
+                self.pause()
+
+    def heal_and_check(self):
+        wd = self.cluster.workdir
+        for name in PRODUCERS:
+            self.procs[name].send_signal(signal.SIGTERM)
+        for name in PRODUCERS:
+            self.procs[name].wait(120)
+        self.note("producers stopped")
+        wait_until(self.full_isr, 60, what="every replica back in sync")
+        acked = {name: read_lines(os.path.join(wd, "acks-%s.txt" % name),
+                                  (int, int, str, float)) for name in PRODUCERS}
+        all_acked = set((p, o) for a in acked.values() for p, o, _, _ in a)
+        consumed_path = os.path.join(wd, "consumed.txt")
+
+        def consumed_all():
+            got = {(p, o) for p, o, _ in read_lines(consumed_path, (int, int, str))}
+            return all_acked <= got
+        try:
+            wait_until(consumed_all, 60, interval=0.5, what="the group to consume everything")
+        except TimeoutError:
+            self.note("the group did not consume everything")  # counted below
+        self.procs["consumer"].send_signal(signal.SIGTERM)
+        self.procs["consumer"].wait(60)
+        consumed = read_lines(consumed_path, (int, int, str))
+        stored, hws = self.read_back()
+        replicas = {}
+        for p in range(PARTITIONS):
+            replicas[p] = {n: segment_batches(os.path.join(b.data_dir, "%s-%d" % (TOPIC, p)),
+                                              hws[p])
+                           for n, b in self.cluster.nodes.items()}
+        report = {"seed": self.seed, "seconds": self.seconds, "failovers": len(self.kills),
+                  "pauses": self.pauses, "clients": {}}
+        for name in PRODUCERS:
+            mine = [(p, o, v) for p, o, v, _ in acked[name]]
+            values = {v for _, _, v in mine}
+            own = {k: v for k, v in stored.items() if v in values}
+            own_consumed = [c for c in consumed if c[2] in values]
+            report["clients"][name] = check(mine, own, own_consumed, replicas,
+                                            ordered=name == "confluent-idempotent")
+        report["stalls"] = self.stalls(acked)
+        return report
+
+    def read_back(self):
+        c = Consumer({"bootstrap.servers": self.cluster.bootstrap(), "group.id": "chaos-reader",
+                      "enable.auto.commit": False, "enable.partition.eof": True})
+        got, hws = {}, {}
+        try:
+            for p in range(PARTITIONS):
+                hws[p] = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=20)[1]
+            c.assign([TopicPartition(TOPIC, p, 0) for p in range(PARTITIONS)])
+            eof = set()
+            deadline = time.monotonic() + 60
+            while len(eof) < PARTITIONS and time.monotonic() < deadline:
+                m = c.poll(0.5)
+                if m is None:
+                    continue
+                if m.error():
+                    if m.error().code() == -191:  # _PARTITION_EOF
+                        eof.add(m.partition())
+                    continue
+                got[(m.partition(), m.offset())] = m.value().decode()
+        finally:
+            c.close()
+        return got, hws
+
+    def stalls(self, acked):
+        """For each kill: seconds from the SIGKILL to the first record acked
+        afterwards on a partition the victim led."""
+        times = sorted((t, p) for a in acked.values() for p, _, _, t in a)
+        out = []
+        for when, _, led in self.kills:
+            first = next((t for t, p in times if t > when and p in led), None)
+            if first is not None:
+                out.append(round(first - when, 3))
+        return out
+
+    def cleanup(self):
+        keep = os.environ.get("RILL_CHAOS_KEEP")
+        if keep:  # a directory to copy the brokers' logs and the histories into
+            import shutil
+            os.makedirs(keep, exist_ok=True)
+            for n, b in self.cluster.nodes.items():
+                with open(os.path.join(keep, "node-%d.log" % n), "w") as f:
+                    f.write(b.log())
+            for name in os.listdir(self.cluster.workdir):
+                if name.endswith(".txt"):
+                    shutil.copy(os.path.join(self.cluster.workdir, name), keep)
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.cluster.cleanup()
+
+
+def summary(report):
+    stalls = sorted(report["stalls"])
+    p50 = stalls[len(stalls) // 2] if stalls else None
+    lines = ["chaos seed %d, %ds: %d failovers, %d pauses" % (
+        report["seed"], report["seconds"], report["failovers"], report["pauses"])]
+    for name, r in report["clients"].items():
+        lines.append("  %-22s acked %6d lost %d duplicated %d reordered %d divergent %d "
+                     "skipped %d unconsumed %d replica faults %s" % (
+                         name, r["acked"], r["lost"], r["duplicated"], r["reordered"],
+                         r["divergent"], r["skipped"], r["unconsumed"], r["replica_faults"]))
+    lines.append("  produce stall after a kill: p50 %s s, max %s s (%s)" % (
+        p50, stalls[-1] if stalls else None, stalls))
+    return "\n".join(lines)
+
+
+def run(seed, seconds, **kw):
+    ch = Chaos(seed, seconds, **kw)
+    try:
+        ch.start()
+        ch.run_nemesis()
+        report = ch.heal_and_check()
+    finally:
+        ch.cleanup()
+    print(summary(report), flush=True)
+    return report
+
+
+def main():
+    seed = int(sys.argv[1]) if len(sys.argv) > 1 else int(time.time()) % 100000
+    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 120
+    report = run(seed, seconds)
+    bad = any(r["lost"] or r["divergent"] or r["skipped"] or r["unconsumed"] or
+              r["replica_faults"] for r in report["clients"].values())
+    r = report["clients"]["confluent-idempotent"]
+    bad = bad or r["duplicated"] or r["reordered"]
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()

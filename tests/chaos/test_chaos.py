@@ -1,0 +1,36 @@
+"""The short chaos run of `make test` (chaos.py has the long one, `make
+chaos`): a three-node cluster under acks=all production (idempotent and
+not, RF=3, min.insync.replicas=2) and a consumer group, while partition
+leaders are SIGKILLed and restarted and brokers paused, at least five
+kills in the run. Nothing acknowledged may be lost, the idempotent
+producer's records appear once and in order, the group ends having seen
+every acknowledged record, the replicas hold the same batches, and the
+median stall after a kill stays within two seconds."""
+import os
+import unittest
+
+import chaos
+
+SEED = int(os.environ.get("RILL_CHAOS_SEED", "1"))
+SECONDS = int(os.environ.get("RILL_CHAOS_SECONDS", "40"))
+
+
+class ChaosShort(unittest.TestCase):
+    def test_leader_kills_and_pauses_lose_nothing(self):
+        report = chaos.run(SEED, SECONDS, nemeses=("kill", "kill", "kill", "pause"),
+                           interval=(1.5, 2.5))
+        self.assertGreaterEqual(report["failovers"], 5, report)
+        for name, r in report["clients"].items():
+            self.assertGreater(r["acked"], 1000, (name, r))
+            self.assertEqual((r["lost"], r["divergent"], r["skipped"], r["unconsumed"]),
+                             (0, 0, 0, 0), (name, r))
+            self.assertEqual(r["replica_faults"], [], (name, r))
+        r = report["clients"]["confluent-idempotent"]
+        self.assertEqual((r["duplicated"], r["reordered"]), (0, 0), r)
+        stalls = sorted(report["stalls"])
+        self.assertTrue(stalls, report)
+        self.assertLessEqual(stalls[len(stalls) // 2], 2.0, report)
+
+
+if __name__ == "__main__":
+    unittest.main()
