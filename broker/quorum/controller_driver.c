@@ -345,7 +345,8 @@ void controller_driver_on_peer_closed(struct controller_driver *cd, int32_t brok
         controller_probe_free(pr);
         return;
     }
-    struct timeval tv = {LIMIT_CONTROLLER_PROBE_MS / 1000, (LIMIT_CONTROLLER_PROBE_MS % 1000) * 1000};
+    struct timeval tv = {LIMIT_CONTROLLER_PROBE_MS / 1000,
+                         (LIMIT_CONTROLLER_PROBE_MS % 1000) * 1000};
     evtimer_add(pr->timer, &tv);
     bufferevent_setcb(pr->bev, NULL, NULL, controller_probe_on_event, pr);
     /* A failure may already have called the event callback (which freed

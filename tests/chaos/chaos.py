@@ -9,7 +9,9 @@ watermark. It prints a summary: records acknowledged, lost, duplicated,
 failovers, and the produce stall after each kill (p50, max).
 
 Usage: RILL_BIN=... /usr/bin/python3 tests/chaos/chaos.py [SEED] [SECONDS]
-(make chaos SEED=... SECONDS=...). The schedule is a function of the seed."""
+(make chaos SEED=... SECONDS=...). The schedule is a function of the seed.
+RILL_CHAOS_BROKER_ARGS adds broker flags (e.g. --log.level=debug);
+RILL_CHAOS_KEEP=DIR copies the brokers' logs and the histories there."""
 import os
 import random
 import signal
@@ -73,7 +75,8 @@ class Chaos:
         self.rng = random.Random(seed)
         self.cluster = Cluster(3, args=[
             "--num.partitions=%d" % PARTITIONS, "--default.replication.factor=3",
-            "--min.insync.replicas=2", "--group.initial.rebalance.delay.ms=0"])
+            "--min.insync.replicas=2", "--group.initial.rebalance.delay.ms=0"] +
+            os.environ.get("RILL_CHAOS_BROKER_ARGS", "").split())
         self.procs = {}
         self.kills = []      # (time, victim, partitions it led)
         self.pauses = 0
