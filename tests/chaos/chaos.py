@@ -1,7 +1,9 @@
 """Chaos runs against a real three-node cluster: producers (acks=all,
 idempotent and not) and a consumer group run while a nemesis, driven by a
-seeded random schedule, SIGKILLs partition leaders (and restarts them) and
-pauses brokers (SIGSTOP/SIGCONT); then everything heals, is read back and
+seeded random schedule, SIGKILLs partition leaders (and restarts them),
+cuts their power (SIGKILL, then the power-loss filesystem under their data
+directory drops everything not fsynced, tests/powerloss) and pauses
+brokers (SIGSTOP/SIGCONT); then everything heals, is read back and
 checked (checker.py): nothing acknowledged lost, no duplicates or
 reordering from the idempotent producer, the group saw everything, and the
 replicas of every partition hold the same batches below the high
@@ -28,6 +30,8 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from checker import check  # noqa: E402
 from rill import PYTHON, Cluster, wait_until  # noqa: E402
+
+POWERLOSS = os.path.join(HERE, "..", "..", "scripts", "powerloss")
 
 TOPIC = "chaos"
 PARTITIONS = 3
@@ -66,6 +70,15 @@ def segment_batches(path, hw):
     return out
 
 
+def powerloss(*args):
+    r = subprocess.run([PYTHON, POWERLOSS] + list(args), capture_output=True, text=True,
+                       timeout=30)
+    if r.returncode != 0:
+        raise AssertionError("scripts/powerloss %s failed (%d): %s"
+                             % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r
+
+
 class Chaos:
     def __init__(self, seed, seconds, nemeses=("kill", "pause"), interval=(3.0, 5.0)):
         self.seed = seed
@@ -78,7 +91,17 @@ class Chaos:
             "--min.insync.replicas=2", "--group.initial.rebalance.delay.ms=0"] +
             os.environ.get("RILL_CHAOS_BROKER_ARGS", "").split())
         self.procs = {}
+        self.mounts = []
+        if "powercut" in nemeses:
+            # Every node's data directory on a power-loss filesystem.
+            for n, b in self.cluster.nodes.items():
+                mnt = os.path.join(self.cluster.workdir, "pl-%d" % n)
+                powerloss("mount", os.path.join(self.cluster.workdir, "backing-%d" % n), mnt)
+                self.mounts.append(mnt)
+                b.data_dir = os.path.join(mnt, "data")
+                b.mount = mnt
         self.kills = []      # (time, victim, partitions it led)
+        self.cuts = 0
         self.pauses = 0
         self.log = []
 
@@ -121,7 +144,7 @@ class Chaos:
             [PYTHON, os.path.join(HERE, "group_consumer.py"), self.cluster.bootstrap(), TOPIC,
              GROUP, os.path.join(wd, "consumed.txt")], stderr=subprocess.DEVNULL)
 
-    def kill_leader(self):
+    def kill_leader(self, cut_power=False):
         try:
             leaders = self.leaders()
         except Exception:
@@ -134,7 +157,11 @@ class Chaos:
         b = self.cluster.nodes[victim]
         b.kill()
         self.kills.append((time.time(), victim, led))
-        self.note("SIGKILL broker %d (leader of %s)" % (victim, led))
+        if cut_power:
+            powerloss("crash", b.mount)  # what was not fsynced is gone
+            self.cuts += 1
+        self.note("%s broker %d (leader of %s)" % ("power cut of" if cut_power else "SIGKILL",
+                                                   victim, led))
         time.sleep(self.rng.uniform(1.0, 2.5))
         b.start_quiet()
         self.note("restarted broker %d" % victim)
@@ -154,8 +181,8 @@ class Chaos:
         while time.monotonic() < end:
             time.sleep(self.rng.uniform(*self.interval))
             op = self.rng.choice(self.nemeses)
-            if op == "kill":
-                self.kill_leader()
+            if op in ("kill", "powercut"):
+                self.kill_leader(cut_power=op == "powercut")
             else:
                 self.pause()
 
@@ -189,7 +216,7 @@ class Chaos:
                                               hws[p])
                            for n, b in self.cluster.nodes.items()}
         report = {"seed": self.seed, "seconds": self.seconds, "failovers": len(self.kills),
-                  "pauses": self.pauses, "clients": {}}
+                  "power_cuts": self.cuts, "pauses": self.pauses, "clients": {}}
         for name in PRODUCERS:
             mine = [(p, o, v) for p, o, v, _ in acked[name]]
             values = {v for _, _, v in mine}
@@ -249,14 +276,22 @@ class Chaos:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        self.cluster.cleanup()
+        try:
+            for b in self.cluster.nodes.values():
+                b.cleanup()  # before the filesystems under them go
+        finally:
+            for mnt in self.mounts:
+                subprocess.run([PYTHON, POWERLOSS, "umount", mnt], capture_output=True,
+                               timeout=30)
+            self.cluster.cleanup()
 
 
 def summary(report):
     stalls = sorted(report["stalls"])
     p50 = stalls[len(stalls) // 2] if stalls else None
-    lines = ["chaos seed %d, %ds: %d failovers, %d pauses" % (
-        report["seed"], report["seconds"], report["failovers"], report["pauses"])]
+    lines = ["chaos seed %d, %ds: %d failovers (%d of them power cuts), %d pauses" % (
+        report["seed"], report["seconds"], report["failovers"], report["power_cuts"],
+        report["pauses"])]
     for name, r in report["clients"].items():
         lines.append("  %-22s acked %6d lost %d duplicated %d reordered %d divergent %d "
                      "skipped %d unconsumed %d replica faults %s" % (
@@ -282,7 +317,7 @@ def run(seed, seconds, **kw):
 def main():
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else int(time.time()) % 100000
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 120
-    report = run(seed, seconds)
+    report = run(seed, seconds, nemeses=("kill", "powercut", "pause"))
     bad = any(r["lost"] or r["divergent"] or r["skipped"] or r["unconsumed"] or
               r["replica_faults"] for r in report["clients"].values())
     r = report["clients"]["confluent-idempotent"]
