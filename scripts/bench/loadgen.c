@@ -1,12 +1,16 @@
 /* rill-loadgen: a Kafka load generator built on librdkafka, usable against
  * any Kafka-compatible bootstrap address, plus the raw-disk baseline.
  *
- *   rill-loadgen produce BOOTSTRAP TOPIC RECORDS SIZE ACKS PARTITIONS
+ *   rill-loadgen produce BOOTSTRAP TOPIC RECORDS SIZE ACKS PARTITIONS [RF [MIN_ISR]]
  *   rill-loadgen consume BOOTSTRAP TOPIC RECORDS PARTITIONS
  *   rill-loadgen disk    FILE BYTES
  *
- * Each prints one line: "<mode> records=N bytes=B seconds=S records_per_s=R mb_per_s=M".
- * produce creates the topic (with PARTITIONS partitions) first. */
+ * Each prints one line: "<mode> records=N bytes=B seconds=S records_per_s=R mb_per_s=M";
+ * produce adds the acknowledgement latency (p50_ms, p99_ms: from produce()
+ * to the delivery report, librdkafka's own measure, so it includes the
+ * client's queue at saturation). produce creates the topic first (with
+ * PARTITIONS partitions, RF replicas, default 1, and min.insync.replicas
+ * MIN_ISR, default the broker's). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,21 +45,56 @@ static void set(rd_kafka_conf_t *conf, const char *k, const char *v)
 }
 
 static long long delivered, failed;
+/* Acknowledgement latencies in microseconds, a histogram of 1 us .. 10 s
+ * buckets (1 ms resolution above 10 ms). */
+enum { LAT_FINE = 10000, LAT_COARSE = 10000 };
+static long long lat_fine[LAT_FINE], lat_coarse[LAT_COARSE];
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     (void)opaque;
-    if (m->err)
+    if (m->err) {
         failed++;
+        return;
+    }
+    delivered++;
+    int64_t us = rd_kafka_message_latency(m);
+    if (us < 0)
+        return;
+    if (us < LAT_FINE)
+        lat_fine[us]++;
+    else if (us / 1000 < LAT_COARSE)
+        lat_coarse[us / 1000]++;
     else
-        delivered++;
+        lat_coarse[LAT_COARSE - 1]++;
 }
 
-static void create_topic(rd_kafka_t *rk, const char *topic, int partitions)
+/* The latency (ms) below which fraction q of the deliveries came. */
+static double latency_quantile(double q)
+{
+    long long total = 0;
+    for (int i = 0; i < LAT_FINE; i++)
+        total += lat_fine[i];
+    for (int i = 0; i < LAT_COARSE; i++)
+        total += lat_coarse[i];
+    long long want = (long long)(q * (double)total), seen = 0;
+    for (int i = 0; i < LAT_FINE; i++)
+        if ((seen += lat_fine[i]) > want)
+            return i / 1000.0;
+    for (int i = 0; i < LAT_COARSE; i++)
+        if ((seen += lat_coarse[i]) > want)
+            return (double)i;
+    return -1;
+}
+
+static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, int rf,
+                         const char *min_isr)
 {
     char err[256];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof(err));
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, rf, err, sizeof(err));
+    if (min_isr != NULL)
+        rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", min_isr);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -74,7 +113,7 @@ static void create_topic(rd_kafka_t *rk, const char *topic, int partitions)
 }
 
 static int produce(const char *bootstrap, const char *topic, long long records, int size,
-                   const char *acks, int partitions)
+                   const char *acks, int partitions, int rf, const char *min_isr)
 {
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -91,7 +130,7 @@ static int produce(const char *bootstrap, const char *topic, long long records, 
         fprintf(stderr, "loadgen: %s\n", err);
         return 1;
     }
-    create_topic(rk, topic, partitions);
+    create_topic(rk, topic, partitions, rf, min_isr);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     char *payload = malloc((size_t)size);
     memset(payload, 'r', (size_t)size);
@@ -99,6 +138,8 @@ static int produce(const char *bootstrap, const char *topic, long long records, 
     rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, payload, (size_t)size, NULL, 0, NULL);
     rd_kafka_flush(rk, 30000);
     delivered = failed = 0;
+    memset(lat_fine, 0, sizeof(lat_fine));
+    memset(lat_coarse, 0, sizeof(lat_coarse));
     double t0 = now_s();
     for (long long i = 0; i < records;) {
         int32_t part = partitions > 1 ? (int32_t)(i % partitions) : 0;
@@ -114,8 +155,9 @@ static int produce(const char *bootstrap, const char *topic, long long records, 
     }
     rd_kafka_flush(rk, 120000);
     double secs = now_s() - t0;
-    char mode[64];
-    snprintf(mode, sizeof(mode), "produce acks=%s partitions=%d", acks, partitions);
+    char mode[96];
+    snprintf(mode, sizeof(mode), "produce acks=%s partitions=%d rf=%d p50_ms=%.2f p99_ms=%.2f",
+             acks, partitions, rf, latency_quantile(0.5), latency_quantile(0.99));
     report(mode, delivered, delivered * (long long)size, secs);
     if (failed)
         fprintf(stderr, "loadgen: %lld deliveries failed\n", failed);
@@ -205,12 +247,14 @@ static int disk(const char *path, long long bytes)
 int main(int argc, char **argv)
 {
     if (argc >= 8 && strcmp(argv[1], "produce") == 0)
-        return produce(argv[2], argv[3], atoll(argv[4]), atoi(argv[5]), argv[6], atoi(argv[7]));
+        return produce(argv[2], argv[3], atoll(argv[4]), atoi(argv[5]), argv[6], atoi(argv[7]),
+                       argc >= 9 ? atoi(argv[8]) : 1, argc >= 10 ? argv[9] : NULL);
     if (argc >= 6 && strcmp(argv[1], "consume") == 0)
         return consume(argv[2], argv[3], atoll(argv[4]), atoi(argv[5]));
     if (argc >= 4 && strcmp(argv[1], "disk") == 0)
         return disk(argv[2], atoll(argv[3]));
-    fprintf(stderr, "usage: rill-loadgen produce BOOTSTRAP TOPIC RECORDS SIZE ACKS PARTITIONS\n"
+    fprintf(stderr, "usage: rill-loadgen produce BOOTSTRAP TOPIC RECORDS SIZE ACKS PARTITIONS "
+                    "[RF [MIN_ISR]]\n"
                     "       rill-loadgen consume BOOTSTRAP TOPIC RECORDS PARTITIONS\n"
                     "       rill-loadgen disk FILE BYTES\n");
     return 2;
