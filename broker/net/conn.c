@@ -429,7 +429,9 @@ static int conn_write_now(struct conn *c)
             return -1;
         }
         if (n == 0)
-            break;
+            return -1; /* sendfile at the end of a file that was truncated
+                        * under a queued answer: it cannot finish, and
+                        * writing again would spin on the same zero */
     }
     return 0;
 }
