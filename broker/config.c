@@ -57,6 +57,15 @@ const struct config_key broker_config_keys[] = {
      "false", 0, 1,
      "Let a replica outside the ISR lead when no in-sync replica is alive (may lose "
      "acknowledged records)."},
+    {"auto.leader.rebalance.enable", CONFIG_BOOL, CFG_OFF(auto_leader_rebalance_enable), "true",
+     0, 1, "Give partitions back to their preferred (first) replica when a broker's share of "
+     "them led elsewhere passes leader.imbalance.per.broker.percentage."},
+    {"leader.imbalance.check.interval.seconds", CONFIG_INT,
+     CFG_OFF(leader_imbalance_check_interval_seconds), "300", 1, INT32_MAX / 1000,
+     "How often the controller checks for leader imbalance."},
+    {"leader.imbalance.per.broker.percentage", CONFIG_INT,
+     CFG_OFF(leader_imbalance_per_broker_percentage), "10", 0, 100,
+     "Share of a broker's preferred partitions led elsewhere that triggers a rebalance."},
     {"replica.lag.time.max.ms", CONFIG_LONG, CFG_OFF(replica_lag_time_max_ms), "30000", 1,
      INT32_MAX, "A follower that has not caught up with its leader for this long leaves the "
      "ISR (through the controller); it comes back once it has caught up."},

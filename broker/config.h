@@ -95,6 +95,9 @@ struct broker_config {
     int32_t broker_heartbeat_interval_ms;
     int32_t broker_session_timeout_ms;
     bool unclean_leader_election_enable;
+    bool auto_leader_rebalance_enable;
+    int32_t leader_imbalance_check_interval_seconds;
+    int32_t leader_imbalance_per_broker_percentage;
     int64_t replica_lag_time_max_ms;
     int32_t replica_fetch_max_bytes;
     int32_t replica_fetch_response_max_bytes;

@@ -784,6 +784,71 @@ int controller_reconcile(const struct metadata_image *image, const struct contro
     return controller_fix_all(&v, out);
 }
 
+struct rebalance_ctx {
+    const struct metadata_image *image;
+    int32_t broker;     /* counting for this one */
+    size_t preferred;   /* partitions it is the preferred replica of */
+    size_t elsewhere;   /* ... led by another */
+    bool move;          /* second pass: propose the moves */
+    struct controller_out *out;
+    int rc;
+};
+
+static void controller_rebalance_topic(void *ctx, const struct metadata_topic *t)
+{
+    struct rebalance_ctx *rc = ctx;
+    for (int32_t i = 0; i < t->npartitions && rc->rc == 0; i++) {
+        const struct metadata_partition *p = &t->partitions[i];
+        if (p->nreplicas == 0 || p->replicas[0] != rc->broker)
+            continue;
+        if (!rc->move) {
+            rc->preferred++;
+            rc->elsewhere += p->leader != rc->broker;
+            continue;
+        }
+        if (p->leader == rc->broker || !metadata_image_broker_live(rc->image, rc->broker) ||
+            !controller_has(p->isr, p->nisr, rc->broker))
+            continue;
+        Rill__Metadata__PartitionChangeRecord *c = arena_alloc(&rc->out->arena, sizeof(*c));
+        Rill__Metadata__MetadataRecord *rec = controller_add(rc->out);
+        if (c == NULL || rec == NULL) {
+            rc->rc = RILL_ERR_NOMEM;
+            return;
+        }
+        rill__metadata__partition_change_record__init(c);
+        c->topic_id.data = arena_dup(&rc->out->arena, t->id, METADATA_TOPIC_ID_BYTES);
+        c->topic_id.len = METADATA_TOPIC_ID_BYTES;
+        c->partition = p->partition;
+        c->partition_epoch = p->partition_epoch;
+        c->has_leader = true;
+        c->leader = rc->broker;
+        if (c->topic_id.data == NULL) {
+            rc->rc = RILL_ERR_NOMEM;
+            return;
+        }
+        rec->record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION_CHANGE;
+        rec->partition_change = c;
+    }
+}
+
+int controller_rebalance_leaders(const struct metadata_image *image, int32_t imbalance_pct,
+                                 struct controller_out *out)
+{
+    for (size_t b = 0; b < image->nbrokers; b++) {
+        if (image->brokers[b].fenced)
+            continue;
+        struct rebalance_ctx rc = {.image = image, .broker = image->brokers[b].id, .out = out};
+        metadata_image_each_topic(image, controller_rebalance_topic, &rc);
+        if (rc.preferred == 0 || rc.elsewhere * 100 <= (size_t)imbalance_pct * rc.preferred)
+            continue;
+        rc.move = true;
+        metadata_image_each_topic(image, controller_rebalance_topic, &rc);
+        if (rc.rc != 0)
+            return rc.rc;
+    }
+    return RILL_OK;
+}
+
 int controller_reserve_producer_ids(const struct metadata_image *image, int32_t broker_id,
                                     int64_t size, struct controller_out *out)
 {

@@ -178,6 +178,14 @@ struct controller_isr_change {
 int controller_alter_isr(const struct metadata_image *image,
                          const struct controller_isr_change *req, struct controller_out *out);
 
+/* Preferred-leader election (auto.leader.rebalance.enable): for every
+ * broker whose share of partitions led by someone else, among those it is
+ * the preferred (first) replica of, exceeds imbalance_pct percent, each
+ * such partition whose preferred replica is live and in the ISR gets it
+ * back as leader (one PartitionChangeRecord each). Nothing when balanced. */
+int controller_rebalance_leaders(const struct metadata_image *image, int32_t imbalance_pct,
+                                 struct controller_out *out);
+
 /* Reserves the next block of `size` producer ids for broker_id. */
 int controller_reserve_producer_ids(const struct metadata_image *image, int32_t broker_id,
                                     int64_t size, struct controller_out *out);

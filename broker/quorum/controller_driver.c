@@ -27,6 +27,7 @@ struct controller_driver {
     size_t pids_queued;
     bool pids_granting; /* the first one's block is proposed */
     struct evdns_base *dns; /* for probes, made on first use */
+    int64_t next_rebalance_ms; /* the next preferred-leader check */
     struct controller_probe *probes;
 };
 
@@ -93,6 +94,8 @@ static bool controller_driver_check_active(struct controller_driver *cd)
         log_info("controller", "node %d is the active controller; %zu brokers registered",
                  cd->broker->cfg.node_id, image->nbrokers);
         cd->active = true;
+        cd->next_rebalance_ms =
+            clock_mono_ms() + cd->broker->cfg.leader_imbalance_check_interval_seconds * 1000LL;
         /* A broker whose process died with the last controller (or while
          * nobody was listening) is found at once, not a session later. */
         for (size_t i = 0; i < image->nbrokers; i++)
@@ -155,9 +158,39 @@ static void controller_driver_decide(struct controller_driver *cd)
     controller_out_free(&out);
 }
 
+/* auto.leader.rebalance.enable: every leader.imbalance.check.interval.
+ * seconds, preferred replicas take their leaderships back (one decision,
+ * like the liveness ones). */
+static void controller_driver_rebalance(struct controller_driver *cd)
+{
+    const struct broker_config *bc = &cd->broker->cfg;
+    int64_t now = clock_mono_ms();
+    if (!bc->auto_leader_rebalance_enable || cd->deciding || now < cd->next_rebalance_ms)
+        return;
+    cd->next_rebalance_ms = now + bc->leader_imbalance_check_interval_seconds * 1000;
+    if (!controller_driver_check_active(cd))
+        return;
+    struct controller_out out;
+    controller_out_init(&out);
+    int rc = controller_rebalance_leaders(metadata_log_image(cd->broker->mlog),
+                                          bc->leader_imbalance_per_broker_percentage, &out);
+    if (rc == 0 && out.n > 0) {
+        rc = metadata_log_propose(cd->broker->mlog, out.recs, out.n, controller_driver_decided,
+                                  cd);
+        if (rc == 0) {
+            cd->deciding = true;
+            log_info("controller", "preferred-leader election: %zu partitions move back", out.n);
+        }
+    }
+    if (rc != 0)
+        log_warn("controller", "cannot rebalance leaders: %s", rill_strerror(rc));
+    controller_out_free(&out);
+}
+
 void controller_driver_tick(struct controller_driver *cd)
 {
     controller_driver_decide(cd);
+    controller_driver_rebalance(cd);
 }
 
 static void controller_driver_registered(void *ctx, int rc)

@@ -180,9 +180,20 @@ class Fencing(unittest.TestCase):
         b.signal(signal.SIGSTOP)
         try:
             other = next(x for i, x in self.cluster.nodes.items() if i != n)
-            _, _, parts = wait_until(
-                lambda: (lambda m: m if m and n not in m[0] else None)(try_metadata(other)),
-                30, interval=0.05, what="the paused broker to be fenced")
+
+            def fenced():
+                # Fenced, and out of every ISR: a fence's ISR change loses
+                # to an ISR change committed first on the same partition
+                # epoch, and the controller's reconciliation then removes
+                # the fenced broker a decision later.
+                m = try_metadata(other)
+                if m is None or n in m[0] or "paused" not in m[2]:
+                    return None
+                if any(n in isr for _, _, isr in m[2]["paused"].values()):
+                    return None
+                return m
+            _, _, parts = wait_until(fenced, 30, interval=0.05,
+                                     what="the paused broker to be fenced")
             for p, (leader, _, isr) in parts["paused"].items():
                 self.assertNotEqual(leader, n)
                 self.assertNotIn(n, isr)

@@ -55,6 +55,92 @@ static const struct metadata_topic *create(struct metadata_image *img, const cha
     return metadata_image_topic(img, name, strlen(name));
 }
 
+START_TEST(isr_changes_are_checked_and_leaders_rebalanced)
+{
+    struct metadata_image img;
+    ck_assert_int_eq(metadata_image_init(&img), 0);
+    for (int32_t id = 1; id <= 3; id++)
+        register_live(&img, id);
+    const struct metadata_topic *t = create(&img, "orders", 3, 3, 5);
+    const struct metadata_partition *mp = &t->partitions[0];
+    int32_t leader = mp->leader, follower = mp->replicas[1];
+    int32_t shrunk[2] = {leader, mp->replicas[2]};
+    struct controller_isr_change req = {.broker_id = leader,
+                                        .broker_epoch = metadata_image_broker(&img, leader)->epoch,
+                                        .topic_id = t->id, .partition = 0,
+                                        .leader_epoch = mp->leader_epoch,
+                                        .partition_epoch = mp->partition_epoch,
+                                        .isr = shrunk, .nisr = 2};
+    struct controller_out out;
+    controller_out_init(&out);
+    /* Only the leader, in its epoch, on the partition epoch it saw. */
+    struct controller_isr_change bad = req;
+    bad.broker_id = follower;
+    bad.broker_epoch = metadata_image_broker(&img, follower)->epoch;
+    ck_assert_int_eq(controller_alter_isr(&img, &bad, &out), 0);
+    ck_assert_int_eq(out.error, KAFKA_ERR_NOT_LEADER_OR_FOLLOWER);
+    controller_out_free(&out);
+    controller_out_init(&out);
+    bad = req;
+    bad.partition_epoch++;
+    ck_assert_int_eq(controller_alter_isr(&img, &bad, &out), 0);
+    ck_assert_int_eq(out.error, KAFKA_ERR_INVALID_UPDATE_VERSION);
+    controller_out_free(&out);
+    controller_out_init(&out);
+    int32_t without_leader[1] = {follower};
+    bad = req;
+    bad.isr = without_leader;
+    bad.nisr = 1;
+    ck_assert_int_eq(controller_alter_isr(&img, &bad, &out), 0);
+    ck_assert_int_eq(out.error, KAFKA_ERR_INVALID_REQUEST);
+    controller_out_free(&out);
+    controller_out_init(&out);
+    /* The shrink itself: committed with a new partition epoch. */
+    ck_assert_int_eq(controller_alter_isr(&img, &req, &out), 0);
+    ck_assert_uint_eq(out.n, 1);
+    apply_all(&img, &out);
+    t = metadata_image_topic(&img, "orders", 6);
+    ck_assert_uint_eq(t->partitions[0].nisr, 2);
+    ck_assert_int_eq(t->partitions[0].partition_epoch, 1);
+    /* The same request again is stale now. */
+    ck_assert_int_eq(controller_alter_isr(&img, &req, &out), 0);
+    ck_assert_int_eq(out.error, KAFKA_ERR_INVALID_UPDATE_VERSION);
+    controller_out_free(&out);
+    controller_out_init(&out);
+    /* Balanced leaders: nothing to rebalance. A fenced and unfenced
+     * preferred leader gets its partitions back. */
+    ck_assert_int_eq(controller_rebalance_leaders(&img, 10, &out), 0);
+    ck_assert_uint_eq(out.n, 0);
+    int32_t victim = t->partitions[1].replicas[0];
+    ck_assert_int_eq(controller_fence_broker(&img, &clean, victim, &out), 0);
+    apply_all(&img, &out);
+    ck_assert_int_eq(controller_heartbeat(&img, &clean, victim,
+                                          metadata_image_broker(&img, victim)->epoch,
+                                          img.version, false, &out), 0);
+    apply_all(&img, &out);
+    t = metadata_image_topic(&img, "orders", 6);
+    ck_assert_int_ne(t->partitions[1].leader, victim);
+    /* It left the ISR when fenced: not preferred back until it rejoins. */
+    ck_assert_int_eq(controller_rebalance_leaders(&img, 10, &out), 0);
+    ck_assert_uint_eq(out.n, 0);
+    const struct metadata_partition *p1 = &t->partitions[1];
+    int32_t back[3] = {p1->isr[0], p1->nisr > 1 ? p1->isr[1] : victim, victim};
+    struct controller_isr_change join = {
+        .broker_id = p1->leader, .broker_epoch = metadata_image_broker(&img, p1->leader)->epoch,
+        .topic_id = t->id, .partition = 1, .leader_epoch = p1->leader_epoch,
+        .partition_epoch = p1->partition_epoch, .isr = back, .nisr = p1->nisr + 1};
+    ck_assert_int_eq(controller_alter_isr(&img, &join, &out), 0);
+    apply_all(&img, &out);
+    ck_assert_int_eq(controller_rebalance_leaders(&img, 10, &out), 0);
+    ck_assert_uint_ge(out.n, 1);
+    apply_all(&img, &out);
+    t = metadata_image_topic(&img, "orders", 6);
+    ck_assert_int_eq(t->partitions[1].leader, victim);
+    controller_out_free(&out);
+    metadata_image_free(&img);
+}
+END_TEST
+
 START_TEST(placement_spreads_replicas_and_leaders)
 {
     struct metadata_image img;
@@ -299,6 +385,7 @@ Suite *suite_controller(void)
     tcase_add_test(tc, a_new_incarnation_leaves_every_isr);
     tcase_add_test(tc, sessions_expire_and_fence);
     tcase_add_test(tc, unclean_election_only_when_enabled);
+    tcase_add_test(tc, isr_changes_are_checked_and_leaders_rebalanced);
     suite_add_tcase(s, tc);
     return s;
 }
