@@ -987,6 +987,45 @@ static const struct kafka_field_desc kafka_describe_cluster_response_fields[] = 
 };
 const struct kafka_struct_desc kafka_describe_cluster_response_desc = { "kafka_describe_cluster_response", sizeof(struct kafka_describe_cluster_response), 8, kafka_describe_cluster_response_fields };
 
+static const struct kafka_field_desc kafka_offset_for_leader_epoch_request_offset_for_leader_partition_fields[] = {
+    { .name = "Partition", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_request_offset_for_leader_partition, Partition), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "CurrentLeaderEpoch", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_request_offset_for_leader_partition, CurrentLeaderEpoch), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = -1 },
+    { .name = "LeaderEpoch", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_request_offset_for_leader_partition, LeaderEpoch), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+};
+const struct kafka_struct_desc kafka_offset_for_leader_epoch_request_offset_for_leader_partition_desc = { "kafka_offset_for_leader_epoch_request_offset_for_leader_partition", sizeof(struct kafka_offset_for_leader_epoch_request_offset_for_leader_partition), 3, kafka_offset_for_leader_epoch_request_offset_for_leader_partition_fields };
+
+static const struct kafka_field_desc kafka_offset_for_leader_epoch_request_offset_for_leader_topic_fields[] = {
+    { .name = "Topic", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_request_offset_for_leader_topic, Topic), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Partitions", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_offset_for_leader_epoch_request_offset_for_leader_topic, Partitions), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_offset_for_leader_epoch_request_offset_for_leader_partition_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_offset_for_leader_epoch_request_offset_for_leader_topic_desc = { "kafka_offset_for_leader_epoch_request_offset_for_leader_topic", sizeof(struct kafka_offset_for_leader_epoch_request_offset_for_leader_topic), 2, kafka_offset_for_leader_epoch_request_offset_for_leader_topic_fields };
+
+static const struct kafka_field_desc kafka_offset_for_leader_epoch_request_fields[] = {
+    { .name = "ReplicaId", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_request, ReplicaId), .ver_min = 3, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = -2 },
+    { .name = "Topics", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_offset_for_leader_epoch_request, Topics), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_offset_for_leader_epoch_request_offset_for_leader_topic_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_offset_for_leader_epoch_request_desc = { "kafka_offset_for_leader_epoch_request", sizeof(struct kafka_offset_for_leader_epoch_request), 2, kafka_offset_for_leader_epoch_request_fields };
+
+static const struct kafka_field_desc kafka_offset_for_leader_epoch_response_epoch_end_offset_fields[] = {
+    { .name = "ErrorCode", .type = KT_INT16, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_response_epoch_end_offset, ErrorCode), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "Partition", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_response_epoch_end_offset, Partition), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "LeaderEpoch", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_response_epoch_end_offset, LeaderEpoch), .ver_min = 1, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = -1 },
+    { .name = "EndOffset", .type = KT_INT64, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_response_epoch_end_offset, EndOffset), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = -1 },
+};
+const struct kafka_struct_desc kafka_offset_for_leader_epoch_response_epoch_end_offset_desc = { "kafka_offset_for_leader_epoch_response_epoch_end_offset", sizeof(struct kafka_offset_for_leader_epoch_response_epoch_end_offset), 4, kafka_offset_for_leader_epoch_response_epoch_end_offset_fields };
+
+static const struct kafka_field_desc kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result_fields[] = {
+    { .name = "Topic", .type = KT_STRING, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result, Topic), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_null = false },
+    { .name = "Partitions", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result, Partitions), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_offset_for_leader_epoch_response_epoch_end_offset_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result_desc = { "kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result", sizeof(struct kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result), 2, kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result_fields };
+
+static const struct kafka_field_desc kafka_offset_for_leader_epoch_response_fields[] = {
+    { .name = "ThrottleTimeMs", .type = KT_INT32, .elem_type = KT_NONE, .offset = offsetof(struct kafka_offset_for_leader_epoch_response, ThrottleTimeMs), .ver_min = 2, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = NULL, .def_int = 0 },
+    { .name = "Topics", .type = KT_ARRAY, .elem_type = KT_STRUCT, .offset = offsetof(struct kafka_offset_for_leader_epoch_response, Topics), .ver_min = 0, .ver_max = 32767, .null_min = -1, .null_max = -1, .tag = -1, .tag_min = -1, .tag_max = -1, .child = &kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result_desc, .def_null = false },
+};
+const struct kafka_struct_desc kafka_offset_for_leader_epoch_response_desc = { "kafka_offset_for_leader_epoch_response", sizeof(struct kafka_offset_for_leader_epoch_response), 2, kafka_offset_for_leader_epoch_response_fields };
+
 const struct kafka_message_desc kafka_messages[] = {
     { .api_key = 0, .name = "Produce", .valid_min = 3, .valid_max = 13, .flexible_min = 9, .request = &kafka_produce_request_desc, .response = &kafka_produce_response_desc },
     { .api_key = 1, .name = "Fetch", .valid_min = 4, .valid_max = 18, .flexible_min = 12, .request = &kafka_fetch_request_desc, .response = &kafka_fetch_response_desc },
@@ -1012,5 +1051,6 @@ const struct kafka_message_desc kafka_messages[] = {
     { .api_key = 33, .name = "AlterConfigs", .valid_min = 0, .valid_max = 2, .flexible_min = 2, .request = &kafka_alter_configs_request_desc, .response = &kafka_alter_configs_response_desc },
     { .api_key = 44, .name = "IncrementalAlterConfigs", .valid_min = 0, .valid_max = 1, .flexible_min = 1, .request = &kafka_incremental_alter_configs_request_desc, .response = &kafka_incremental_alter_configs_response_desc },
     { .api_key = 60, .name = "DescribeCluster", .valid_min = 0, .valid_max = 2, .flexible_min = 0, .request = &kafka_describe_cluster_request_desc, .response = &kafka_describe_cluster_response_desc },
+    { .api_key = 23, .name = "OffsetForLeaderEpoch", .valid_min = 2, .valid_max = 4, .flexible_min = 4, .request = &kafka_offset_for_leader_epoch_request_desc, .response = &kafka_offset_for_leader_epoch_response_desc },
 };
-const size_t kafka_messages_count = 24;
+const size_t kafka_messages_count = 25;

@@ -987,6 +987,45 @@ struct kafka_describe_cluster_response {
 };
 extern const struct kafka_struct_desc kafka_describe_cluster_response_desc;
 
+struct kafka_offset_for_leader_epoch_request_offset_for_leader_partition {
+    int32_t Partition;
+    int32_t CurrentLeaderEpoch;
+    int32_t LeaderEpoch;
+};
+extern const struct kafka_struct_desc kafka_offset_for_leader_epoch_request_offset_for_leader_partition_desc;
+
+struct kafka_offset_for_leader_epoch_request_offset_for_leader_topic {
+    struct kafka_str Topic;
+    struct { int32_t count; struct kafka_offset_for_leader_epoch_request_offset_for_leader_partition *items; } Partitions;
+};
+extern const struct kafka_struct_desc kafka_offset_for_leader_epoch_request_offset_for_leader_topic_desc;
+
+struct kafka_offset_for_leader_epoch_request {
+    int32_t ReplicaId;
+    struct { int32_t count; struct kafka_offset_for_leader_epoch_request_offset_for_leader_topic *items; } Topics;
+};
+extern const struct kafka_struct_desc kafka_offset_for_leader_epoch_request_desc;
+
+struct kafka_offset_for_leader_epoch_response_epoch_end_offset {
+    int16_t ErrorCode;
+    int32_t Partition;
+    int32_t LeaderEpoch;
+    int64_t EndOffset;
+};
+extern const struct kafka_struct_desc kafka_offset_for_leader_epoch_response_epoch_end_offset_desc;
+
+struct kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result {
+    struct kafka_str Topic;
+    struct { int32_t count; struct kafka_offset_for_leader_epoch_response_epoch_end_offset *items; } Partitions;
+};
+extern const struct kafka_struct_desc kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result_desc;
+
+struct kafka_offset_for_leader_epoch_response {
+    int32_t ThrottleTimeMs;
+    struct { int32_t count; struct kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result *items; } Topics;
+};
+extern const struct kafka_struct_desc kafka_offset_for_leader_epoch_response_desc;
+
 enum kafka_api_key {
     KAFKA_API_PRODUCE = 0,
     KAFKA_API_FETCH = 1,
@@ -1012,6 +1051,7 @@ enum kafka_api_key {
     KAFKA_API_ALTER_CONFIGS = 33,
     KAFKA_API_INCREMENTAL_ALTER_CONFIGS = 44,
     KAFKA_API_DESCRIBE_CLUSTER = 60,
+    KAFKA_API_OFFSET_FOR_LEADER_EPOCH = 23,
 };
 
 #endif

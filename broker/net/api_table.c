@@ -36,6 +36,8 @@ static const struct api_entry api_entries[] = {
      handle_incremental_alter_configs},
     {KAFKA_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 2, 0, handle_describe_quorum},
     {KAFKA_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 2, 0, handle_describe_cluster},
+    {KAFKA_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 2, 4, 2,
+     handle_offset_for_leader_epoch},
 };
 
 enum { API_COUNT = sizeof(api_entries) / sizeof(api_entries[0]) };

@@ -46,6 +46,7 @@ void handle_create_partitions(struct request *req);
 void handle_alter_configs(struct request *req);
 void handle_incremental_alter_configs(struct request *req);
 void handle_describe_cluster(struct request *req);
+void handle_offset_for_leader_epoch(struct request *req);
 void handle_describe_configs(struct request *req);
 void handle_find_coordinator(struct request *req);
 void handle_join_group(struct request *req);

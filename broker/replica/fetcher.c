@@ -445,6 +445,17 @@ void replica_fetchers_assign(struct broker *b, struct partition *p)
         f->parts = p;
         f->nparts++;
         f->retry_at_ms = 0; /* a new leader is fetched from at once */
+        if (f->inflight && f->bev != NULL) {
+            /* A long-poll without this partition may wait its whole
+             * replica.fetch.wait.max.ms, and the new leader's high
+             * watermark with it: start over on a new connection (the
+             * answer to the old request is never read; its records come
+             * again). */
+            bufferevent_free(f->bev);
+            f->bev = NULL;
+            f->connected = false;
+            f->inflight = false;
+        }
     }
     fetcher_send(f);
 }

@@ -99,6 +99,13 @@ def valid_requests(topic):
     fetch12 = (struct.pack(">iiiibii", -1, 10, 1, 1 << 20, 0, 0, -1) + bytes([2, len(t) + 1]) +
                t + bytes([2]) + part + b"\x00" + bytes([1, 1]) + b"\x00")
     out.append((1, 12, fetch12))
+    # OffsetForLeaderEpoch v2-v3 (replica id from v3) and v4 (flexible).
+    epoch_part = struct.pack(">iii", 0, -1, 0)
+    epoch_topics = struct.pack(">ih", 1, len(t)) + t + struct.pack(">i", 1) + epoch_part
+    out.append((23, 2, epoch_topics))
+    out.append((23, 3, struct.pack(">i", -1) + epoch_topics))
+    out.append((23, 4, struct.pack(">i", -1) + bytes([2, len(t) + 1]) + t + bytes([2]) +
+                epoch_part + b"\x00\x00\x00"))
     for v in range(1, 6):
         parts = [(0, -1)] if v < 4 else [(0, -1, -1)]
         args = dict(replica_id=-1, topics=[(topic, parts)])
@@ -176,7 +183,7 @@ def header(api_key, version, corr, flexible):
     return h + (b"\x00" if flexible else b"")
 
 
-FLEXIBLE_FROM = {18: 3, 3: 9, 0: 9, 1: 12, 2: 6, 19: 5, 32: 4, 8: 8, 9: 6, 10: 3, 11: 6,
+FLEXIBLE_FROM = {18: 3, 3: 9, 0: 9, 1: 12, 23: 4, 2: 6, 19: 5, 32: 4, 8: 8, 9: 6, 10: 3, 11: 6,
                  12: 4, 13: 4, 14: 4, 15: 5, 16: 3, 20: 4, 22: 2, 33: 2, 37: 2, 42: 2, 44: 1,
                  55: 0, 60: 0}
 
