@@ -14,6 +14,7 @@
 #include "storage/log.h"
 
 typedef struct kafka_offset_for_leader_epoch_response_epoch_end_offset epoch_answer;
+typedef struct kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result topic_answer;
 
 static void epoch_one(struct broker *b, struct kafka_str topic,
                       const struct kafka_offset_for_leader_epoch_request_offset_for_leader_partition
@@ -51,10 +52,9 @@ void handle_offset_for_leader_epoch(struct request *req)
     const struct kafka_offset_for_leader_epoch_request *body = req->body;
     struct kafka_offset_for_leader_epoch_response *resp = request_response(req);
     int32_t nt = body->Topics.count < 0 ? 0 : body->Topics.count;
-    struct kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result *topics =
-        kafka_alloc_items(&req->arena,
-                          &kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result_desc,
-                          nt);
+    const struct kafka_struct_desc *topic_desc =
+        &kafka_offset_for_leader_epoch_response_offset_for_leader_topic_result_desc;
+    topic_answer *topics = kafka_alloc_items(&req->arena, topic_desc, nt);
     if (resp == NULL || (nt > 0 && topics == NULL)) {
         request_drop(req, true);
         return;
