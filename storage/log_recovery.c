@@ -283,13 +283,22 @@ int log_recover(struct storage_log *log)
         rc = recovery_scan_segment(log, seg, start_pos, &rs, &good_end);
         if (rc != 0)
             return rc;
-        if (good_end < seg->size_bytes) {
+        bool cut = good_end < seg->size_bytes;
+        if (cut) {
             log_warn("storage", "%s: cutting segment %lld at byte %lld of %lld (torn or "
                      "corrupt tail)", log->name, (long long)seg->base_offset,
                      (long long)good_end, (long long)seg->size_bytes);
             if (ftruncate(seg->fd, (off_t)good_end) != 0)
                 return rill_err_from_errno(errno);
             seg->size_bytes = good_end;
+        }
+        /* What recovery accepts past the checkpoint may sit only in the
+         * page cache (the process was killed, the machine was not): it is
+         * made durable before the checkpoint below calls it so, closed
+         * segments included. */
+        if (fdatasync(seg->fd) != 0)
+            return rill_err_from_errno(errno);
+        if (cut) {
             i++;
             break;
         }
@@ -301,7 +310,9 @@ int log_recover(struct storage_log *log)
                 return rc;
         }
     }
-    /* Everything after the cut point is gone. */
+    /* Everything after the cut point is gone, durably (the directory is
+     * fsynced below once the files are unlinked). */
+    bool removed = log->nsegs > i;
     while (log->nsegs > i) {
         struct storage_segment *seg = &log->segs[log->nsegs - 1];
         log_warn("storage", "%s: deleting segment %lld after the cut", log->name,
@@ -310,6 +321,11 @@ int log_recover(struct storage_log *log)
             close(seg->fd);
         recovery_remove_segment_file(log, seg->base_offset);
         log->nsegs--;
+    }
+    if (removed) {
+        rc = store_sync_dir(log->path);
+        if (rc != 0)
+            return rc;
     }
     /* An empty log keeps one (empty) active segment. */
     if (log->nsegs == 0) {
