@@ -495,6 +495,40 @@ static bool controller_unclean(const struct controller_view *v, const struct met
     return o != NULL ? strcmp(o, "true") == 0 : v->cfg->unclean_leader_election;
 }
 
+/* Appends a PartitionChangeRecord for p of t, decided on its current
+ * partition epoch: leader -2 leaves the leader as it is; isr (nisr ids)
+ * replaces the ISR, or NULL leaves it. */
+static int controller_add_partition_change(struct controller_out *out,
+                                           const struct metadata_topic *t,
+                                           const struct metadata_partition *p, int32_t leader,
+                                           const int32_t *isr, size_t nisr)
+{
+    Rill__Metadata__PartitionChangeRecord *c = arena_alloc(&out->arena, sizeof(*c));
+    Rill__Metadata__MetadataRecord *rec = controller_add(out);
+    if (c == NULL || rec == NULL)
+        return RILL_ERR_NOMEM;
+    rill__metadata__partition_change_record__init(c);
+    c->topic_id.data = arena_dup(&out->arena, t->id, METADATA_TOPIC_ID_BYTES);
+    c->topic_id.len = METADATA_TOPIC_ID_BYTES;
+    c->partition = p->partition;
+    c->partition_epoch = p->partition_epoch;
+    c->has_leader = true;
+    c->leader = leader;
+    if (isr != NULL) {
+        c->has_isr_changed = true;
+        c->isr_changed = true;
+        c->isr = controller_ids(out, isr, nisr);
+        c->n_isr = nisr;
+        if (c->isr == NULL)
+            return RILL_ERR_NOMEM;
+    }
+    if (c->topic_id.data == NULL)
+        return RILL_ERR_NOMEM;
+    rec->record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION_CHANGE;
+    rec->partition_change = c;
+    return RILL_OK;
+}
+
 /* What partition p of t should become under the view: the ISR without
  * dead members (the last one stays), and a live leader from it. Appends a
  * PartitionChangeRecord when that differs from the image. */
@@ -532,30 +566,8 @@ static int controller_fix_partition(const struct controller_view *v,
     bool isr_changed = nisr != p->nisr || memcmp(isr, p->isr, nisr * sizeof(*isr)) != 0;
     if (!isr_changed && leader == p->leader)
         return RILL_OK;
-    Rill__Metadata__PartitionChangeRecord *c = arena_alloc(&out->arena, sizeof(*c));
-    Rill__Metadata__MetadataRecord *rec = controller_add(out);
-    if (c == NULL || rec == NULL)
-        return RILL_ERR_NOMEM;
-    rill__metadata__partition_change_record__init(c);
-    c->topic_id.data = arena_dup(&out->arena, t->id, METADATA_TOPIC_ID_BYTES);
-    c->topic_id.len = METADATA_TOPIC_ID_BYTES;
-    c->partition = p->partition;
-    c->partition_epoch = p->partition_epoch;
-    c->has_leader = true;
-    c->leader = leader == p->leader ? -2 : leader;
-    if (isr_changed) {
-        c->has_isr_changed = true;
-        c->isr_changed = true;
-        c->isr = controller_ids(out, isr, nisr);
-        c->n_isr = nisr;
-        if (c->isr == NULL)
-            return RILL_ERR_NOMEM;
-    }
-    if (c->topic_id.data == NULL)
-        return RILL_ERR_NOMEM;
-    rec->record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION_CHANGE;
-    rec->partition_change = c;
-    return RILL_OK;
+    return controller_add_partition_change(out, t, p, leader == p->leader ? -2 : leader,
+                                           isr_changed ? isr : NULL, nisr);
 }
 
 struct fix_ctx {
@@ -755,26 +767,7 @@ int controller_alter_isr(const struct metadata_image *image,
     for (size_t i = 0; i < p->nreplicas; i++)
         if (controller_has(req->isr, req->nisr, p->replicas[i]))
             isr[nisr++] = p->replicas[i];
-    Rill__Metadata__PartitionChangeRecord *c = arena_alloc(&out->arena, sizeof(*c));
-    Rill__Metadata__MetadataRecord *rec = controller_add(out);
-    if (c == NULL || rec == NULL)
-        return RILL_ERR_NOMEM;
-    rill__metadata__partition_change_record__init(c);
-    c->topic_id.data = arena_dup(&out->arena, t->id, METADATA_TOPIC_ID_BYTES);
-    c->topic_id.len = METADATA_TOPIC_ID_BYTES;
-    c->partition = p->partition;
-    c->partition_epoch = p->partition_epoch;
-    c->has_leader = true;
-    c->leader = -2;
-    c->has_isr_changed = true;
-    c->isr_changed = true;
-    c->isr = controller_ids(out, isr, nisr);
-    c->n_isr = nisr;
-    if (c->topic_id.data == NULL || c->isr == NULL)
-        return RILL_ERR_NOMEM;
-    rec->record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION_CHANGE;
-    rec->partition_change = c;
-    return RILL_OK;
+    return controller_add_partition_change(out, t, p, -2, isr, nisr);
 }
 
 int controller_reconcile(const struct metadata_image *image, const struct controller_config *cfg,
@@ -809,25 +802,7 @@ static void controller_rebalance_topic(void *ctx, const struct metadata_topic *t
         if (p->leader == rc->broker || !metadata_image_broker_live(rc->image, rc->broker) ||
             !controller_has(p->isr, p->nisr, rc->broker))
             continue;
-        Rill__Metadata__PartitionChangeRecord *c = arena_alloc(&rc->out->arena, sizeof(*c));
-        Rill__Metadata__MetadataRecord *rec = controller_add(rc->out);
-        if (c == NULL || rec == NULL) {
-            rc->rc = RILL_ERR_NOMEM;
-            return;
-        }
-        rill__metadata__partition_change_record__init(c);
-        c->topic_id.data = arena_dup(&rc->out->arena, t->id, METADATA_TOPIC_ID_BYTES);
-        c->topic_id.len = METADATA_TOPIC_ID_BYTES;
-        c->partition = p->partition;
-        c->partition_epoch = p->partition_epoch;
-        c->has_leader = true;
-        c->leader = rc->broker;
-        if (c->topic_id.data == NULL) {
-            rc->rc = RILL_ERR_NOMEM;
-            return;
-        }
-        rec->record_case = RILL__METADATA__METADATA_RECORD__RECORD_PARTITION_CHANGE;
-        rec->partition_change = c;
+        rc->rc = controller_add_partition_change(rc->out, t, p, rc->broker, NULL, 0);
     }
 }
 

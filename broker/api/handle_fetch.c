@@ -139,10 +139,8 @@ static int64_t fetch_build(struct request *req, struct kafka_fetch_response *res
             out->HighWatermark = p->high_watermark;
             out->LastStableOffset = p->high_watermark;
             out->LogStartOffset = storage_log_start_offset(p->log);
-            if (pin->CurrentLeaderEpoch >= 0 && pin->CurrentLeaderEpoch != p->leader_epoch) {
-                out->ErrorCode = pin->CurrentLeaderEpoch < p->leader_epoch
-                                     ? KAFKA_ERR_FENCED_LEADER_EPOCH
-                                     : KAFKA_ERR_UNKNOWN_LEADER_EPOCH;
+            out->ErrorCode = partition_check_leader_epoch(p, pin->CurrentLeaderEpoch);
+            if (out->ErrorCode != 0) {
                 *has_error = true;
                 continue;
             }

@@ -30,11 +30,9 @@ static void list_offsets_one(struct broker *b, struct kafka_str topic,
         out->ErrorCode = perr;
         return;
     }
-    if (in->CurrentLeaderEpoch >= 0 && in->CurrentLeaderEpoch != p->leader_epoch) {
-        out->ErrorCode = in->CurrentLeaderEpoch < p->leader_epoch ? KAFKA_ERR_FENCED_LEADER_EPOCH
-                                                                  : KAFKA_ERR_UNKNOWN_LEADER_EPOCH;
+    out->ErrorCode = partition_check_leader_epoch(p, in->CurrentLeaderEpoch);
+    if (out->ErrorCode != 0)
         return;
-    }
     out->LeaderEpoch = p->leader_epoch;
     if (in->Timestamp == LIST_OFFSETS_LATEST) {
         out->Offset = p->high_watermark;

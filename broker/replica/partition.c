@@ -421,6 +421,14 @@ bool partition_replica_fetched(struct partition *p, int32_t id, int64_t fetch_of
     return true;
 }
 
+int16_t partition_check_leader_epoch(const struct partition *p, int32_t current)
+{
+    if (current < 0 || current == p->leader_epoch)
+        return 0;
+    return current < p->leader_epoch ? KAFKA_ERR_FENCED_LEADER_EPOCH
+                                     : KAFKA_ERR_UNKNOWN_LEADER_EPOCH;
+}
+
 bool partition_enough_replicas(const struct partition *p)
 {
     return (int64_t)p->rs.nisr >= p->topic->cfg.min_insync_replicas;

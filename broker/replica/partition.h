@@ -150,6 +150,11 @@ void partition_unwait(struct partition *p, struct partition_waiter *w);
 void partition_watch_add(struct partition *p, struct partition_watch *w);
 void partition_watch_remove(struct partition_watch *w);
 
+/* A request's CurrentLeaderEpoch against this leader's (Fetch, ListOffsets,
+ * OffsetForLeaderEpoch): 0 when it is unset (-1) or the same,
+ * FENCED_LEADER_EPOCH when older, UNKNOWN_LEADER_EPOCH when newer. */
+int16_t partition_check_leader_epoch(const struct partition *p, int32_t current);
+
 /* The ISR is large enough for acks=all (min.insync.replicas). */
 bool partition_enough_replicas(const struct partition *p);
 
