@@ -224,6 +224,8 @@ void raft_heard_from_leader(struct raft *r)
     r->leader_contact = true;
     r->leader_contact_tick = r->ticks;
     r->election_elapsed = 0;
+    if (r->election_timeout < r->cfg.election_ticks)
+        raft_reset_election_timer(r); /* raft_leader_gone was wrong: it lives */
 }
 
 bool raft_in_lease(const struct raft *r)
@@ -593,6 +595,17 @@ int raft_campaign(struct raft *r)
     if (!r->voter || r->role == RAFT_LEADER)
         return RILL_ERR_AGAIN;
     raft_start_pre_vote(r);
+    return RILL_OK;
+}
+
+int raft_leader_gone(struct raft *r, int32_t id)
+{
+    if (r->role != RAFT_FOLLOWER || r->leader == RAFT_NONE || r->leader != id)
+        return RILL_ERR_AGAIN;
+    r->leader_contact = false;
+    uint32_t window = r->cfg.election_ticks / 4 > 0 ? r->cfg.election_ticks / 4 : 1;
+    r->election_elapsed = 0;
+    r->election_timeout = 1 + raft_random(r) % window;
     return RILL_OK;
 }
 

@@ -234,6 +234,17 @@ int raft_propose(struct raft *r, const uint8_t *data, size_t len, uint64_t *inde
  * as KRaft does. Returns 0 or RILL_ERR_AGAIN (an observer, or leading). */
 int raft_campaign(struct raft *r);
 
+/* The driver learned that node `id` is gone (its address refuses
+ * connections: nothing listens there). When `id` is this node's leader,
+ * the node stops honouring its lease (it answers pre-votes again) and
+ * stands, or as an observer asks who leads, after a short random delay
+ * drawn from [1, T/4] ticks instead of a full timeout; the random draw
+ * keeps two followers from splitting the vote. A wrong hint costs one
+ * pre-vote round at most, never safety: Raft's safety does not rest on
+ * timing. Returns 0, or RILL_ERR_AGAIN when `id` is not the leader this
+ * node follows. */
+int raft_leader_gone(struct raft *r, int32_t id);
+
 /* Hands leadership to voter `to` (RAFT_NONE: the most caught up) once it
  * has everything; proposals are refused until then. Gives up after an
  * election timeout. Returns 0, or RILL_ERR_AGAIN (not the leader, or no

@@ -53,6 +53,8 @@ struct rpc {
     size_t ninbound;
     rpc_closed_fn on_closed;
     void *closed_ctx;
+    rpc_gone_fn on_gone;
+    void *gone_ctx;
     bool shutting_down;
 };
 
@@ -60,6 +62,22 @@ void rpc_on_peer_closed(struct rpc *rpc, rpc_closed_fn fn, void *ctx)
 {
     rpc->on_closed = fn;
     rpc->closed_ctx = ctx;
+}
+
+void rpc_on_peer_gone(struct rpc *rpc, rpc_gone_fn fn, void *ctx)
+{
+    rpc->on_gone = fn;
+    rpc->gone_ctx = ctx;
+}
+
+static struct rpc_conn *rpc_connect(struct rpc *rpc, struct rpc_peer *p);
+
+static struct rpc_peer *rpc_peer_of(struct rpc *rpc, int32_t node)
+{
+    for (size_t i = 0; i < rpc->npeers; i++)
+        if (rpc->peers[i].id == node)
+            return &rpc->peers[i];
+    return NULL;
 }
 
 static void rpc_conn_close(struct rpc_conn *c, const char *why)
@@ -146,10 +164,27 @@ static void rpc_on_event(struct bufferevent *bev, short what, void *arg)
         }
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        rpc_conn_close(c, (what & BEV_EVENT_EOF) ? "closed by the peer"
-                                                 : evutil_socket_error_to_string(
-                                                       EVUTIL_SOCKET_ERROR()));
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+    int err = EVUTIL_SOCKET_ERROR();
+    struct rpc *rpc = c->rpc;
+    int32_t node = c->node;
+    bool was_live = c->connected;
+    bool refused = (what & BEV_EVENT_ERROR) && c->outgoing && !c->connected &&
+                   err == ECONNREFUSED;
+    rpc_conn_close(c, (what & BEV_EVENT_EOF) ? "closed by the peer"
+                                             : evutil_socket_error_to_string(err));
+    if (rpc->shutting_down)
+        return;
+    struct rpc_peer *p = rpc_peer_of(rpc, node);
+    if (was_live && p != NULL && p->conn == NULL) {
+        /* The peer or the network ended a live connection: dial the voter
+         * again at once; a refusal says its process is gone. */
+        p->next_attempt_ms = 0;
+        (void)rpc_connect(rpc, p);
+    } else if (refused && rpc->on_gone != NULL) {
+        rpc->on_gone(rpc->gone_ctx, node);
+    }
 }
 
 static struct rpc_conn *rpc_conn_new(struct rpc *rpc, struct bufferevent *bev, bool outgoing,

@@ -37,6 +37,14 @@ void rpc_free(struct rpc *rpc);
 typedef void (*rpc_closed_fn)(void *ctx, int32_t node);
 void rpc_on_peer_closed(struct rpc *rpc, rpc_closed_fn fn, void *ctx);
 
+/* Called when a voter's address refuses a connection: nothing listens
+ * there, its process is gone (or not started yet). When a connection that
+ * carried a voter's frames closes, the voter is dialled again at once,
+ * without the backoff, so that a killed process is known within a round
+ * trip (metadata_log tells Raft, raft_leader_gone). */
+typedef void (*rpc_gone_fn)(void *ctx, int32_t node);
+void rpc_on_peer_gone(struct rpc *rpc, rpc_gone_fn fn, void *ctx);
+
 /* Sends one frame (prefix included; copied) to node `to`. */
 void rpc_send(struct rpc *rpc, int32_t to, const uint8_t *frame, size_t len);
 

@@ -258,6 +258,13 @@ static void metadata_on_peer_closed(void *ctx, int32_t node)
     controller_driver_on_peer_closed(b->controller, node);
 }
 
+static void metadata_on_peer_gone(void *ctx, int32_t node)
+{
+    struct metadata_log *ml = ctx;
+    if (ml->quorum != NULL)
+        quorum_peer_gone(ml->quorum, node);
+}
+
 static int32_t metadata_on_frame(void *ctx, const uint8_t *body, size_t len)
 {
     struct metadata_log *ml = ctx;
@@ -355,8 +362,10 @@ int metadata_log_open(struct broker *b, metadata_request_fn on_request, void *ct
                                  .failed = metadata_on_failed};
     if (hooks.send != NULL || b->cfg.controller.port != -1) {
         rc = rpc_start(b, metadata_on_frame, ml, &ml->rpc);
-        if (rc == 0)
+        if (rc == 0) {
             rpc_on_peer_closed(ml->rpc, metadata_on_peer_closed, b);
+            rpc_on_peer_gone(ml->rpc, metadata_on_peer_gone, ml);
+        }
     }
     if (rc == 0)
         rc = quorum_open(b, ml->log, path, &qcfg, &hooks, &ml->quorum);

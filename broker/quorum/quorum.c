@@ -41,6 +41,8 @@ struct quorum {
     size_t nheld, capheld;
     bool failed;             /* the log directory went offline */
     bool installing;         /* rd's snapshot is persisted; applied in finish */
+    int32_t gone;            /* a node whose process is gone, told to Raft when
+                              * no ready is being carried out; -1 none */
 
     /* snapshots */
     int64_t snapshot_bytes;      /* taken once this much was applied since the last */
@@ -531,10 +533,29 @@ void quorum_resign(struct quorum *q)
         quorum_pump(q);
 }
 
+void quorum_peer_gone(struct quorum *q, int32_t node)
+{
+    if (q->failed)
+        return;
+    q->gone = node;
+    if (q->in_ready)
+        return; /* told at the first tick after the ready */
+    q->gone = -1;
+    if (raft_leader_gone(q->raft, node) == 0) {
+        log_info("quorum", "the leader (node %d) is gone: standing for election early", node);
+        quorum_pump(q);
+    }
+}
+
 void quorum_tick(struct quorum *q)
 {
     if (q->failed)
         return;
+    if (q->gone >= 0 && !q->in_ready) {
+        quorum_peer_gone(q, q->gone);
+        if (q->failed)
+            return;
+    }
     if (q->in_ready) {
         if (q->held_ticks < UINT32_MAX)
             q->held_ticks++;
@@ -721,6 +742,7 @@ int quorum_open(struct broker *b, struct storage_log *log, const char *dir,
     q->log = log;
     q->hooks = *hooks;
     q->first_index = 1;
+    q->gone = -1;
     q->tick_ms = cfg->tick_ms > 0 ? cfg->tick_ms : 1;
     q->snapshot_bytes = cfg->snapshot_bytes;
     q->dir = strdup(dir);

@@ -128,6 +128,10 @@ int64_t quorum_end_offset_of(const struct quorum *q, uint64_t index);
 /* The node's clock: ticks so far, and how long one is. */
 uint64_t quorum_ticks(const struct quorum *q);
 int64_t quorum_tick_ms(const struct quorum *q);
+/* Node `node`'s process is gone (its address refuses connections): if it
+ * is the leader, this node stands without waiting out the election
+ * timeout (raft_leader_gone). */
+void quorum_peer_gone(struct quorum *q, int32_t node);
 /* Hands leadership to another voter, for a clean shutdown. */
 void quorum_resign(struct quorum *q);
 

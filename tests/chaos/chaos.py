@@ -104,9 +104,11 @@ class Chaos:
         self.cuts = 0
         self.pauses = 0
         self.log = []
+        self.log_wall = []   # the same events with wall-clock times, for RILL_CHAOS_KEEP
 
     def note(self, msg):
         line = "%7.2f %s" % (time.monotonic() - self.t0, msg)
+        self.log_wall.append("%.3f %s" % (time.time(), msg))
         self.log.append(line)
         print("  chaos: " + line, flush=True)
 
@@ -269,6 +271,8 @@ class Chaos:
             for n, b in self.cluster.nodes.items():
                 with open(os.path.join(keep, "node-%d.log" % n), "w") as f:
                     f.write(b.log())
+            with open(os.path.join(keep, "nemesis.txt"), "w") as f:
+                f.write("".join(line + "\n" for line in self.log_wall))
             for name in os.listdir(self.cluster.workdir):
                 if name.endswith(".txt"):
                     shutil.copy(os.path.join(self.cluster.workdir, name), keep)

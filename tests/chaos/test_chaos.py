@@ -5,11 +5,13 @@ leaders are SIGKILLed and restarted (one run), or have their power cut
 and brokers are paused (the other), at least five failovers in each. Nothing acknowledged may be lost, the idempotent
 producer's records appear once and in order, the group ends having seen
 every acknowledged record, the replicas hold the same batches, and the
-median stall after a kill stays within two seconds (three with every
-node's data on the power-loss filesystem). Most of a stall is
-librdkafka's: its first metadata request after a broker goes down comes
-a millisecond later, before the controller has fenced the broker, and it
-asks again only on its one-second timer."""
+median stall after a kill stays within 1.5 seconds (two with every
+node's data on the power-loss filesystem). A killed controller is
+replaced within a few hundred milliseconds (its voters stand as soon as
+its address refuses connections, raft_leader_gone); most of what is left
+of a stall is librdkafka's: its first metadata request after a broker
+goes down may come before the controller has fenced the broker, and it
+asks again only on its own timers."""
 import os
 import unittest
 
@@ -21,7 +23,7 @@ SECONDS = int(os.environ.get("RILL_CHAOS_SECONDS", "32"))
 
 class ChaosShort(unittest.TestCase):
     def test_leader_kills_lose_nothing(self):
-        self.check(chaos.run(SEED, SECONDS, nemeses=("kill",), interval=(1.5, 2.5)), 2.0)
+        self.check(chaos.run(SEED, SECONDS, nemeses=("kill",), interval=(1.5, 2.5)), 1.5)
 
     def test_power_cuts_and_pauses_lose_nothing(self):
         report = chaos.run(SEED + 1, SECONDS + 8, nemeses=("powercut", "powercut", "pause"),
@@ -29,9 +31,9 @@ class ChaosShort(unittest.TestCase):
         self.assertGreaterEqual(report["power_cuts"], 5, report)
         self.assertGreaterEqual(report["pauses"], 1, report)
         # Every node's data is on the FUSE power-loss filesystem here, whose
-        # fsyncs are slower, and a pause may stall a partition besides: the
-        # two-second bound is the kill run's.
-        self.check(report, 3.0)
+        # fsyncs are slower, and a pause may stall a partition besides: a
+        # looser bound than the kill run's.
+        self.check(report, 2.0)
 
     def check(self, report, median_stall):
         self.assertGreaterEqual(report["failovers"], 5, report)

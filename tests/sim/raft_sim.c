@@ -590,6 +590,20 @@ static void sim_isolate(struct sim *s, size_t a)
             s->cut[a][b] = s->cut[b][a] = true;
 }
 
+/* Tells every running node that node `gone` is gone, as the broker does
+ * when its address refuses connections (raft_leader_gone); the hint may be
+ * wrong (the node runs), which must cost nothing but time. */
+static void sim_hint_gone(struct sim *s, size_t gone)
+{
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct sim_node *n = &s->nodes[i];
+        if (i == gone || !n->up)
+            continue;
+        if (raft_leader_gone(n->raft, (int32_t)gone + 1) == 0)
+            sim_process(s, n, 0);
+    }
+}
+
 static void sim_chaos_step(struct sim *s)
 {
     uint64_t roll = sim_below(&s->rng, 1000);
@@ -604,8 +618,11 @@ static void sim_chaos_step(struct sim *s)
     } else if (roll < 850) {
         sim_propose(s);
     } else if (roll < 870) {
-        if (n->up)
+        if (n->up) {
             sim_node_crash(n);
+            if (sim_chance(&s->rng, 500))
+                sim_hint_gone(s, pick);
+        }
     } else if (roll < 910) {
         if (!n->up)
             sim_node_start(s, n);
@@ -618,12 +635,14 @@ static void sim_chaos_step(struct sim *s)
     } else if (roll < 985) {
         if (n->up)
             sim_compact(s, n);
-    } else {
+    } else if (roll < 995) {
         struct sim_node *l = sim_leader(s);
         if (l != NULL) {
             (void)raft_transfer_leadership(l->raft, RAFT_NONE);
             sim_process(s, l, 0);
         }
+    } else {
+        sim_hint_gone(s, pick); /* wrong unless that node is down */
     }
 }
 

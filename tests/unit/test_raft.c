@@ -396,6 +396,52 @@ START_TEST(leadership_transfer_hands_over_without_an_election_timeout)
 }
 END_TEST
 
+START_TEST(a_leader_known_gone_is_replaced_without_an_election_timeout)
+{
+    struct rt t;
+    rt_init(&t, 3, 3);
+    rt_until_leader(&t, 1, 40);
+    rt_expect(&t, RT_FIRST_ELECTION);
+    /* Only the leader can be gone. */
+    ck_assert_int_eq(raft_leader_gone(t.nodes[2].raft, 3), RILL_ERR_AGAIN);
+    /* n1's process dies; both followers are told (their connections to it
+     * are refused) and one of them leads well inside the [10, 20)-tick
+     * election timeout, in the next term. */
+    rt_isolate(&t, 1, true);
+    t.nodes[1].up = false;
+    ck_assert_int_eq(raft_leader_gone(t.nodes[2].raft, 1), 0);
+    ck_assert_int_eq(raft_leader_gone(t.nodes[3].raft, 1), 0);
+    uint64_t start = t.ticks;
+    for (int i = 0; i < 20 && rt_leader(&t) == RAFT_NONE; i++)
+        rt_tick(&t, 1);
+    ck_assert_int_ne(rt_leader(&t), RAFT_NONE);
+    ck_assert_uint_le(t.ticks - start, 6);
+    ck_assert_uint_eq(t.nodes[rt_leader(&t)].last.term, 2);
+    rt_free(&t);
+}
+END_TEST
+
+START_TEST(a_wrong_leader_gone_hint_costs_no_term)
+{
+    struct rt t;
+    rt_init(&t, 3, 3);
+    rt_until_leader(&t, 1, 40);
+    rt_expect(&t, RT_FIRST_ELECTION);
+    /* n3 is told n1 is gone while it runs: n3 pre-votes early, n2 (which
+     * hears from n1) and n1 refuse, and n3 follows n1 again, still in term
+     * 1; the shortened timer does not outlive the leader's next message. */
+    ck_assert_int_eq(raft_leader_gone(t.nodes[3].raft, 1), 0);
+    rt_tick(&t, 60);
+    ck_assert_int_eq(rt_leader(&t), 1);
+    for (int id = 1; id <= 3; id++)
+        ck_assert_uint_eq(t.nodes[id].last.term, 1);
+    uint64_t last = rt_propose(&t, 1, "still here");
+    rt_tick(&t, 5);
+    ck_assert_uint_eq(t.nodes[3].applied, last);
+    rt_free(&t);
+}
+END_TEST
+
 START_TEST(an_observer_catches_up_and_never_votes)
 {
     struct rt t;
@@ -436,6 +482,8 @@ Suite *suite_raft(void)
     tcase_add_test(tc, a_partitioned_old_leader_rejoins_and_drops_its_uncommitted_tail);
     tcase_add_test(tc, a_follower_behind_the_log_start_gets_the_snapshot);
     tcase_add_test(tc, leadership_transfer_hands_over_without_an_election_timeout);
+    tcase_add_test(tc, a_leader_known_gone_is_replaced_without_an_election_timeout);
+    tcase_add_test(tc, a_wrong_leader_gone_hint_costs_no_term);
     tcase_add_test(tc, an_observer_catches_up_and_never_votes);
     suite_add_tcase(s, tc);
     return s;
