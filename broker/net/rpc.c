@@ -353,10 +353,8 @@ static struct rpc_conn *rpc_connect(struct rpc *rpc, struct rpc_peer *p)
 void rpc_send(struct rpc *rpc, int32_t to, const uint8_t *frame, size_t len)
 {
     struct rpc_conn *c = NULL;
-    for (size_t i = 0; i < rpc->npeers && c == NULL; i++) {
-        struct rpc_peer *p = &rpc->peers[i];
-        if (p->id != to)
-            continue;
+    struct rpc_peer *p = rpc_peer_of(rpc, to);
+    if (p != NULL) {
         c = p->conn != NULL ? p->conn : rpc_connect(rpc, p);
         if (c == NULL)
             return; /* backing off: lost, as on a network that drops it */

@@ -537,9 +537,10 @@ void quorum_peer_gone(struct quorum *q, int32_t node)
 {
     if (q->failed)
         return;
-    q->gone = node;
-    if (q->in_ready)
-        return; /* told at the first tick after the ready */
+    if (q->in_ready) {
+        q->gone = node; /* told at the first tick after the ready */
+        return;
+    }
     q->gone = -1;
     if (raft_leader_gone(q->raft, node) == 0) {
         log_info("quorum", "the leader (node %d) is gone: standing for election early", node);
