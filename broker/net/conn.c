@@ -422,10 +422,15 @@ static void conn_queue_answer(struct conn *c, struct request *req)
 static int conn_write_now(struct conn *c)
 {
     while (evbuffer_get_length(c->out) > 0) {
+        /* libevent turns a sendfile that would block into 0, with errno
+         * EAGAIN; a sendfile at the end of a file gives 0 and leaves errno
+         * alone. errno is cleared first to tell the two apart. */
+        errno = 0;
         int n = evbuffer_write(c->out, c->fd);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                break;
+        bool would_block = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        if (n < 0 || (n == 0 && would_block)) {
+            if (would_block)
+                break; /* the socket is full: the write event resumes it */
             return -1;
         }
         if (n == 0)

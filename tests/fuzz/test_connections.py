@@ -3,7 +3,9 @@
 max.connections makes new connections wait in the backlog until one
 closes, connections.max.idle.ms closes idle ones, queued.max.requests caps
 unanswered requests without counting long-polls parked on other clients,
-and a half-sent frame ties up its own connection and nothing else."""
+a half-sent frame ties up its own connection and nothing else, and an
+answer larger than the socket can take at once (a slow reader, a far
+follower) goes out whole as the reader drains it."""
 import socket
 import struct
 import threading
@@ -157,6 +159,27 @@ class Connections(unittest.TestCase):
             done.set()
             t.join()
             stuck.close()
+
+    def test_a_slow_reader_gets_a_large_fetch_answer_whole(self):
+        # 16 MB of records, read from the segment with sendfile, towards a
+        # client with an 8 KB receive buffer: the socket fills and
+        # sendfile would block many times before the answer is out (an
+        # answer that libevent reports as 0 bytes written; that is not
+        # the end of a truncated file).
+        value = b"x" * ((1 << 20) - 4096)
+        with Broker() as b:
+            with RawClient(b.port) as c:
+                for _ in range(16):
+                    r = c.request(produce("big", value, acks=1))
+                    self.assertEqual(r.topics[0][1][0][1], 0, r)
+            with RawClient(b.port, rcvbuf=4096, timeout=30) as c:
+                r = c.request(FetchRequest[4](
+                    replica_id=-1, max_wait_time=0, min_bytes=1, max_bytes=64 << 20,
+                    isolation_level=0, topics=[("big", [(0, 0, 64 << 20)])]))
+            part = r.topics[0][1][0]
+            self.assertEqual((part[1], part[2]), (0, 16), part[:3])  # no error, HW 16
+            self.assertGreater(len(part[-1]), 16 * len(value), len(part[-1]))
+            self.assertTrue(api_versions_ok(b.port))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,17 @@ class Closed(Exception):
 
 
 class RawClient:
-    def __init__(self, port, host="127.0.0.1", timeout=10.0, client_id=b"rill-test"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=10.0, client_id=b"rill-test",
+                 rcvbuf=None):
+        """rcvbuf: a receive buffer size set before connecting (a small one
+        makes a slow reader whose answers the broker cannot send at once)."""
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.client_id = client_id
         self.corr = 0
