@@ -10,16 +10,30 @@ replicas of every partition hold the same batches below the high
 watermark. It prints a summary: records acknowledged, lost, duplicated,
 failovers, and the produce stall after each kill (p50, max).
 
-Usage: RILL_BIN=... /usr/bin/python3 tests/chaos/chaos.py [SEED] [SECONDS]
-(make chaos SEED=... SECONDS=...). The schedule is a function of the seed.
-RILL_CHAOS_BROKER_ARGS adds broker flags (e.g. --log.level=debug);
-RILL_CHAOS_KEEP=DIR copies the brokers' logs and the histories there."""
+Where the machine lets a test create network namespaces (root, `ip netns`,
+veth, tests/lib/netns.py), a run can also partition the network: every
+broker then runs in a namespace of its own, the harness and the clients in
+a hub namespace bridged to them, and the nemesis cuts one broker off from
+the other brokers (and sometimes from the clients too) for a few seconds,
+then heals the cut. run_in_namespaces() makes the namespaces and runs this
+file inside the hub with --netns.
+
+Usage: RILL_BIN=... /usr/bin/python3 tests/chaos/chaos.py [--nemeses LIST]
+[SEED] [SECONDS] (make chaos SEED=... SECONDS=...). The schedule is a
+function of the seed. LIST is comma-separated from kill, powercut, pause
+and partition; by default all four when namespaces are available, the
+first three otherwise. RILL_CHAOS_BROKER_ARGS adds broker flags (e.g.
+--log.level=debug); RILL_CHAOS_KEEP=DIR copies the brokers' logs and the
+histories there."""
+import argparse
+import json
 import os
 import random
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,6 +42,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+import netns  # noqa: E402
 from checker import check  # noqa: E402
 from rill import PYTHON, Cluster, wait_until  # noqa: E402
 
@@ -38,6 +53,11 @@ PARTITIONS = 3
 PRODUCERS = ("confluent-all", "confluent-idempotent")
 GROUP = "chaos-group"
 RATE = 2000  # records a second per producer: enough to catch every kill mid-flight
+# With partitions, the brokers are fenced and followers leave the ISR
+# sooner than by default (9 s and 30 s), so that a cut of a few seconds
+# moves leaderships and shrinks ISRs, and a short run sees several.
+PARTITION_BROKER_ARGS = ["--broker.session.timeout.ms=3000", "--broker.heartbeat.interval.ms=500",
+                         "--replica.lag.time.max.ms=3000"]
 
 
 def read_lines(path, fields):
@@ -80,15 +100,22 @@ def powerloss(*args):
 
 
 class Chaos:
-    def __init__(self, seed, seconds, nemeses=("kill", "pause"), interval=(3.0, 5.0)):
+    def __init__(self, seed, seconds, nemeses=("kill", "pause"), interval=(3.0, 5.0), hub=None):
+        """hub: the hub namespace this process runs in (netns.Hub's name),
+        which puts each broker in a namespace of its own; needed for the
+        partition nemesis."""
         self.seed = seed
         self.seconds = seconds
         self.nemeses = nemeses
         self.interval = interval
         self.rng = random.Random(seed)
-        self.cluster = Cluster(3, args=[
+        self.net = netns.Net(hub, 3) if hub else None
+        if "partition" in nemeses and self.net is None:
+            raise ValueError("the partition nemesis needs the brokers in network namespaces")
+        self.cluster = Cluster(3, net=self.net, args=[
             "--num.partitions=%d" % PARTITIONS, "--default.replication.factor=3",
             "--min.insync.replicas=2", "--group.initial.rebalance.delay.ms=0"] +
+            (PARTITION_BROKER_ARGS if "partition" in nemeses else []) +
             os.environ.get("RILL_CHAOS_BROKER_ARGS", "").split())
         self.procs = {}
         self.mounts = []
@@ -103,6 +130,7 @@ class Chaos:
         self.kills = []      # (time, victim, partitions it led)
         self.cuts = 0
         self.pauses = 0
+        self.partitions = 0
         self.log = []
         self.log_wall = []   # the same events with wall-clock times, for RILL_CHAOS_KEEP
 
@@ -165,7 +193,7 @@ class Chaos:
         self.note("%s broker %d (leader of %s)" % ("power cut of" if cut_power else "SIGKILL",
                                                    victim, led))
         time.sleep(self.rng.uniform(1.0, 2.5))
-        b.start_quiet()
+        self.cluster.start(victim)  # on the same ports, which the clients know
         self.note("restarted broker %d" % victim)
 
     def pause(self):
@@ -178,6 +206,34 @@ class Chaos:
         b.signal(signal.SIGCONT)
         self.note("SIGCONT broker %d" % node)
 
+    def partition(self):
+        """Cuts one broker off from the other two for 4-8 s, both ways: a
+        partition leader, the active controller or any broker; three times
+        in ten from the clients as well. Cut off from its peers only, a
+        leader still takes produce requests that it can never commit: they
+        must fail or be retried elsewhere, and its uncommitted tail must be
+        truncated after the heal."""
+        try:
+            md = self.admin().list_topics(TOPIC, timeout=5)
+        except Exception:
+            return
+        leaders = sorted(m.leader for m in md.topics[TOPIC].partitions.values() if m.leader > 0)
+        kind = self.rng.choice(("leader", "leader", "controller", "any"))
+        if kind == "leader" and leaders:
+            victim = self.rng.choice(leaders)
+        elif kind == "controller" and md.controller_id in self.cluster.nodes:
+            victim = md.controller_id
+        else:
+            victim = self.rng.choice(sorted(self.cluster.nodes))
+        from_clients = self.rng.random() < 0.3
+        self.net.isolate(victim, from_clients)
+        self.partitions += 1
+        self.note("partition: broker %d (%s) cut off from the other brokers%s" % (
+            victim, kind, " and the clients" if from_clients else ""))
+        time.sleep(self.rng.uniform(4.0, 8.0))
+        self.net.heal()
+        self.note("healed the partition of broker %d" % victim)
+
     def run_nemesis(self):
         end = time.monotonic() + self.seconds
         while time.monotonic() < end:
@@ -185,6 +241,8 @@ class Chaos:
             op = self.rng.choice(self.nemeses)
             if op in ("kill", "powercut"):
                 self.kill_leader(cut_power=op == "powercut")
+            elif op == "partition":
+                self.partition()
             else:
                 self.pause()
 
@@ -212,13 +270,15 @@ class Chaos:
         self.procs["consumer"].wait(60)
         consumed = read_lines(consumed_path, (int, int, str))
         stored, hws = self.read_back()
+        self.stored = stored
         replicas = {}
         for p in range(PARTITIONS):
             replicas[p] = {n: segment_batches(os.path.join(b.data_dir, "%s-%d" % (TOPIC, p)),
                                               hws[p])
                            for n, b in self.cluster.nodes.items()}
         report = {"seed": self.seed, "seconds": self.seconds, "failovers": len(self.kills),
-                  "power_cuts": self.cuts, "pauses": self.pauses, "clients": {}}
+                  "power_cuts": self.cuts, "pauses": self.pauses,
+                  "partitions": self.partitions, "clients": {}}
         for name in PRODUCERS:
             mine = [(p, o, v) for p, o, v, _ in acked[name]]
             values = {v for _, _, v in mine}
@@ -273,9 +333,14 @@ class Chaos:
                     f.write(b.log())
             with open(os.path.join(keep, "nemesis.txt"), "w") as f:
                 f.write("".join(line + "\n" for line in self.log_wall))
+            with open(os.path.join(keep, "stored.txt"), "w") as f:  # the read-back
+                f.write("".join("%d %d %s\n" % (p, o, v)
+                                for (p, o), v in sorted(getattr(self, "stored", {}).items())))
             for name in os.listdir(self.cluster.workdir):
                 if name.endswith(".txt"):
                     shutil.copy(os.path.join(self.cluster.workdir, name), keep)
+        if self.net is not None:
+            self.net.heal()
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.kill()
@@ -293,9 +358,10 @@ class Chaos:
 def summary(report):
     stalls = sorted(report["stalls"])
     p50 = stalls[len(stalls) // 2] if stalls else None
-    lines = ["chaos seed %d, %ds: %d failovers (%d of them power cuts), %d pauses" % (
-        report["seed"], report["seconds"], report["failovers"], report["power_cuts"],
-        report["pauses"])]
+    lines = ["chaos seed %d, %ds: %d failovers (%d of them power cuts), %d pauses, "
+             "%d network partitions" % (report["seed"], report["seconds"], report["failovers"],
+                                        report["power_cuts"], report["pauses"],
+                                        report.get("partitions", 0))]
     for name, r in report["clients"].items():
         lines.append("  %-22s acked %6d lost %d duplicated %d reordered %d divergent %d "
                      "skipped %d unconsumed %d replica faults %s" % (
@@ -318,15 +384,71 @@ def run(seed, seconds, **kw):
     return report
 
 
-def main():
-    seed = int(sys.argv[1]) if len(sys.argv) > 1 else int(time.time()) % 100000
-    seconds = int(sys.argv[2]) if len(sys.argv) > 2 else 120
-    report = run(seed, seconds, nemeses=("kill", "powercut", "pause"))
+def run_in_namespaces(seed, seconds, nemeses, interval=(3.0, 5.0), timeout=None):
+    """run() with every broker in a network namespace of its own: makes
+    the namespaces (netns.Hub), runs this file inside the hub and returns
+    its report. The caller checks netns.available() first."""
+    timeout = timeout or seconds + 300
+    with netns.Hub(3) as hub, tempfile.TemporaryDirectory(prefix="rill-chaos-") as tmp:
+        out = os.path.join(tmp, "report.json")
+        cmd = hub.command([PYTHON, os.path.abspath(__file__), "--netns", hub.name,
+                           "--nemeses", ",".join(nemeses), "--interval",
+                           "%g,%g" % interval, "--json", out, str(seed), str(seconds)])
+        # Its own session, so that everything it starts can be killed at once.
+        proc = subprocess.Popen(cmd, start_new_session=True)
+        try:
+            rc = proc.wait(timeout)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        if not os.path.exists(out):
+            raise AssertionError("the chaos run in the namespaces exited with %d and no report"
+                                 % rc)
+        with open(out) as f:
+            return json.load(f)
+
+
+def failed(report):
+    """Whether a report shows anything the checker counts as wrong."""
     bad = any(r["lost"] or r["divergent"] or r["skipped"] or r["unconsumed"] or
               r["replica_faults"] for r in report["clients"].values())
     r = report["clients"]["confluent-idempotent"]
-    bad = bad or r["duplicated"] or r["reordered"]
-    sys.exit(1 if bad else 0)
+    return bad or r["duplicated"] or r["reordered"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description="A seeded chaos run against a 3-node cluster.")
+    ap.add_argument("seed", nargs="?", type=int, default=int(time.time()) % 100000)
+    ap.add_argument("seconds", nargs="?", type=int, default=120)
+    ap.add_argument("--nemeses", help="comma-separated: kill, powercut, pause, partition")
+    ap.add_argument("--interval", default="3,5", help="seconds between faults: MIN,MAX")
+    ap.add_argument("--netns", help="the hub namespace this runs in (set by run_in_namespaces)")
+    ap.add_argument("--json", help="write the report here")
+    a = ap.parse_args()
+    interval = tuple(float(x) for x in a.interval.split(","))
+    if a.netns:
+        report = run(a.seed, a.seconds, nemeses=tuple(a.nemeses.split(",")),
+                     interval=interval, hub=a.netns)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(report, f)
+        sys.exit(0)
+    ok, why = netns.available()
+    nemeses = tuple(a.nemeses.split(",")) if a.nemeses else (
+        ("kill", "powercut", "pause") + (("partition",) if ok else ()))
+    if "partition" in nemeses:
+        if not ok:
+            sys.exit("chaos: network partitions need network namespaces, and here: " + why)
+        report = run_in_namespaces(a.seed, a.seconds, nemeses, interval)  # prints its summary
+    else:
+        if not ok:
+            print("chaos: NO NETWORK PARTITIONS in this run: network namespaces are "
+                  "unavailable (%s)" % why, file=sys.stderr, flush=True)
+        report = run(a.seed, a.seconds, nemeses=nemeses, interval=interval)
+    sys.exit(1 if failed(report) else 0)
 
 
 if __name__ == "__main__":

@@ -68,9 +68,15 @@ def port_open(port, host="127.0.0.1"):
 class Broker:
     """One rill process. Data lives in data_dir (a fresh temp dir unless
     given); port 0 lets the kernel choose, and the chosen port is kept for
-    restarts so clients can reconnect."""
+    restarts so clients can reconnect. host is the address it listens on
+    (loopback unless the test made a network namespace for it); prefix
+    runs it through another command, such as `ip netns exec NS`, that
+    execs it in place, so the process is still the broker's."""
 
-    def __init__(self, data_dir=None, port=0, args=(), env=None, workdir=None):
+    def __init__(self, data_dir=None, port=0, args=(), env=None, workdir=None, host="127.0.0.1",
+                 prefix=()):
+        self.host = host
+        self.prefix = list(prefix)
         self.owns_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="rill-test-")
         self.data_dir = data_dir or os.path.join(self.workdir, "data")
@@ -87,7 +93,7 @@ class Broker:
 
     @property
     def bootstrap(self):
-        return "127.0.0.1:%d" % self.port
+        return "%s:%d" % (self.host, self.port)
 
     def start_quiet(self, timeout=30.0):
         """start(), for a listener list the caller put in args."""
@@ -97,8 +103,9 @@ class Broker:
         self.starts += 1
         log = open(self.log_path, "ab")
         mark = log.tell()
-        cmd = [RILL_BIN, "--log.dirs=" + self.data_dir] + (
-            ["--listeners=PLAINTEXT://127.0.0.1:%d" % self.port] if listeners else []) + self.args
+        cmd = self.prefix + [RILL_BIN, "--log.dirs=" + self.data_dir] + (
+            ["--listeners=PLAINTEXT://%s:%d" % (self.host, self.port)] if listeners else []
+        ) + self.args
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         self.expected_exit = False
@@ -114,7 +121,7 @@ class Broker:
             return m and int(m.group(1))
         port = wait_until(ready, timeout, what="rill to listen")
         self.port = port
-        wait_until(lambda: port_open(port), timeout, what="port %d" % port)
+        wait_until(lambda: port_open(port, self.host), timeout, what="port %d" % port)
         return self
 
     def log(self):
@@ -135,8 +142,8 @@ class Broker:
         if rc is None:
             return None
         how = "killed by signal %d" % -rc if rc < 0 else "exited with %d" % rc
-        return "rill (port %d) %s without being asked to; its log ends:\n%s" % (
-            self.port, how, self.log()[-4000:])
+        return "rill (%s:%d) %s without being asked to; its log ends:\n%s" % (
+            self.host, self.port, how, self.log()[-4000:])
 
     def signal(self, sig):
         if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
@@ -231,27 +238,36 @@ def free_ports(n):
 
 
 class Cluster:
-    """n rill nodes forming one metadata quorum over loopback: node ids
-    1..n, all voters, one cluster id, each with its own data directory."""
+    """n rill nodes forming one metadata quorum: node ids 1..n, all voters,
+    one cluster id, each with its own data directory. Over loopback on free
+    ports by default; with net (tests/lib/netns.py's Net), node k runs in
+    its own network namespace at net.host(k), on Kafka's ports 9092
+    (clients) and 9093 (controller)."""
 
-    def __init__(self, n, args=(), cluster_id="rill-test-cluster-0001"):
+    def __init__(self, n, args=(), cluster_id="rill-test-cluster-0001", net=None):
         self.workdir = tempfile.mkdtemp(prefix="rill-cluster-")
-        self.ctl_ports = free_ports(n)
-        voters = ",".join("%d@127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(self.ctl_ports))
+        if net is None:
+            hosts, prefixes = ["127.0.0.1"] * n, [()] * n
+            ports, self.ctl_ports = [0] * n, free_ports(n)
+        else:
+            hosts = [net.host(i + 1) for i in range(n)]
+            prefixes = [net.prefix(i + 1) for i in range(n)]
+            ports, self.ctl_ports = [9092] * n, [9093] * n
+        voters = ",".join("%d@%s:%d" % (i + 1, hosts[i], p) for i, p in enumerate(self.ctl_ports))
         self.nodes = {}
         for i in range(n):
             node = i + 1
             wd = os.path.join(self.workdir, "node-%d" % node)
             os.makedirs(wd)
-            b = Broker(workdir=wd, args=[
+            b = Broker(workdir=wd, port=ports[i], host=hosts[i], prefix=prefixes[i], args=[
                 "--node.id=%d" % node, "--cluster.id=" + cluster_id,
                 "--controller.quorum.voters=" + voters] + list(args))
             b.controller_port = self.ctl_ports[i]
             self.nodes[node] = b
 
     def _listen_arg(self, b):
-        return "--listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d" % (
-            b.port, b.controller_port)
+        return "--listeners=PLAINTEXT://%s:%d,CONTROLLER://%s:%d" % (
+            b.host, b.port, b.host, b.controller_port)
 
     def start(self, node=None):
         for n, b in self.nodes.items():
