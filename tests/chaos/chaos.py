@@ -24,7 +24,8 @@ function of the seed. LIST is comma-separated from kill, powercut, pause
 and partition; by default all four when namespaces are available, the
 first three otherwise. RILL_CHAOS_BROKER_ARGS adds broker flags (e.g.
 --log.level=debug); RILL_CHAOS_KEEP=DIR copies the brokers' logs and the
-histories there."""
+histories there (and, with RILL_CLIENT_DEBUG=eos,msg, the producers'
+librdkafka logs)."""
 import argparse
 import json
 import os
@@ -86,6 +87,26 @@ def segment_batches(path, hw):
             if base >= hw:
                 break
             out.append((base, epoch, crc))
+            pos += 12 + length
+    return out
+
+
+def producer_epochs(path, hw):
+    """{offset: producer epoch} for the records below hw in the segment
+    files of one partition directory (from the batch headers)."""
+    out = {}
+    for name in sorted(n for n in os.listdir(path) if n.endswith(".log")):
+        with open(os.path.join(path, name), "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos + 61 <= len(data):
+            base, length = struct.unpack(">qi", data[pos:pos + 12])
+            if base >= hw:
+                break
+            last_delta, = struct.unpack(">i", data[pos + 23:pos + 27])
+            epoch, = struct.unpack(">h", data[pos + 51:pos + 53])
+            for o in range(base, base + last_delta + 1):
+                out[o] = epoch
             pos += 12 + length
     return out
 
@@ -169,7 +190,8 @@ class Chaos:
                 [PYTHON, os.path.join(HERE, "..", "lib", "acked_producer.py"), name,
                  self.cluster.bootstrap(), TOPIC, os.path.join(wd, "acks-%s.txt" % name),
                  name, str(RATE)],
-                stderr=subprocess.DEVNULL)
+                stderr=open(os.path.join(wd, "client-%s.log" % name), "w")
+                if os.environ.get("RILL_CLIENT_DEBUG") else subprocess.DEVNULL)
         self.procs["consumer"] = subprocess.Popen(
             [PYTHON, os.path.join(HERE, "group_consumer.py"), self.cluster.bootstrap(), TOPIC,
              GROUP, os.path.join(wd, "consumed.txt")], stderr=subprocess.DEVNULL)
@@ -276,6 +298,9 @@ class Chaos:
             replicas[p] = {n: segment_batches(os.path.join(b.data_dir, "%s-%d" % (TOPIC, p)),
                                               hws[p])
                            for n, b in self.cluster.nodes.items()}
+        first = self.cluster.nodes[min(self.cluster.nodes)]  # replicas agree below the HW
+        epochs = {(p, o): e for p in range(PARTITIONS) for o, e in producer_epochs(
+            os.path.join(first.data_dir, "%s-%d" % (TOPIC, p)), hws[p]).items()}
         report = {"seed": self.seed, "seconds": self.seconds, "failovers": len(self.kills),
                   "power_cuts": self.cuts, "pauses": self.pauses,
                   "partitions": self.partitions, "clients": {}}
@@ -285,7 +310,8 @@ class Chaos:
             own = {k: v for k, v in stored.items() if v in values}
             own_consumed = [c for c in consumed if c[2] in values]
             report["clients"][name] = check(mine, own, own_consumed, replicas,
-                                            ordered=name == "confluent-idempotent")
+                                            ordered=name == "confluent-idempotent",
+                                            producer_epochs=epochs)
         report["stalls"] = self.stalls(acked)
         return report
 
@@ -337,7 +363,7 @@ class Chaos:
                 f.write("".join("%d %d %s\n" % (p, o, v)
                                 for (p, o), v in sorted(getattr(self, "stored", {}).items())))
             for name in os.listdir(self.cluster.workdir):
-                if name.endswith(".txt"):
+                if name.endswith(".txt") or name.startswith("client-"):
                     shutil.copy(os.path.join(self.cluster.workdir, name), keep)
         if self.net is not None:
             self.net.heal()
@@ -363,10 +389,12 @@ def summary(report):
                                         report["power_cuts"], report["pauses"],
                                         report.get("partitions", 0))]
     for name, r in report["clients"].items():
-        lines.append("  %-22s acked %6d lost %d duplicated %d reordered %d divergent %d "
-                     "skipped %d unconsumed %d replica faults %s" % (
-                         name, r["acked"], r["lost"], r["duplicated"], r["reordered"],
-                         r["divergent"], r["skipped"], r["unconsumed"], r["replica_faults"]))
+        lines.append("  %-22s acked %6d lost %d duplicated %d (%d more re-sent under a new "
+                     "producer epoch) reordered %d divergent %d skipped %d unconsumed %d "
+                     "replica faults %s" % (
+                         name, r["acked"], r["lost"], r["duplicated"], r["rebumped"],
+                         r["reordered"], r["divergent"], r["skipped"], r["unconsumed"],
+                         r["replica_faults"]))
     lines.append("  produce stall after a kill: p50 %s s, max %s s (%s)" % (
         p50, stalls[-1] if stalls else None, stalls))
     return "\n".join(lines)

@@ -8,8 +8,15 @@ Jepsen-style:
               lost too);
   duplicated  values stored at more than one offset (the idempotent
               producer must have none; a plain one retries, so it may);
+              given the producer epoch of every stored record, copies
+              under different epochs are counted apart, as `rebumped`:
+              librdkafka bumps its epoch by itself after a sequence error
+              and sends again what it was never told was written (a batch
+              answered NOT_ENOUGH_REPLICAS_AFTER_APPEND, say), which no
+              broker can recognise; copies under one epoch stay
+              duplicates, which a broker must never let through;
   reordered   a producer's values out of their send order within a
-              partition (idempotent producers only);
+              partition and a producer epoch (idempotent producers only);
   skipped     offsets below the high watermark that the consumer group
               never delivered although it consumed past them;
   unconsumed  acknowledged records the group never delivered;
@@ -25,24 +32,33 @@ def value_seq(value):
     return int(value.rsplit("-", 1)[1])
 
 
-def check(acked, stored, consumed=(), replicas=None, ordered=True):
+def check(acked, stored, consumed=(), replicas=None, ordered=True, producer_epochs=None):
     """acked: [(partition, offset, value)] as acknowledged, in ack order per
     producer; stored: {(partition, offset): value} read back after healing;
     consumed: [(partition, offset, value)] in delivery order; replicas:
     {partition: {node: [(base_offset, epoch, crc)]}} up to the high
-    watermark, or None. Returns a dict of counts and the first examples."""
+    watermark, or None; producer_epochs: {(partition, offset): the
+    producer epoch of its batch}, or None (all one epoch). Returns a dict
+    of counts and the first examples."""
+    epoch_of = (lambda place: producer_epochs.get(place, -1)) if producer_epochs else (
+        lambda place: -1)
     lost = [a for a in acked if stored.get((a[0], a[1])) != a[2]]
     by_value = {}
     for (p, o), v in stored.items():
         by_value.setdefault(v, []).append((p, o))
     acked_values = {a[2] for a in acked}
-    duplicated = sum(len(places) - 1 for v, places in by_value.items() if v in acked_values)
+    duplicated = rebumped = 0
+    for v, places in by_value.items():
+        if v in acked_values:
+            epochs = len({epoch_of(place) for place in places})
+            duplicated += len(places) - epochs
+            rebumped += epochs - 1
     reordered = 0
     if ordered:
         for p in sorted({p for p, _ in stored}):
-            seqs = [value_seq(v) for (pp, o), v in sorted(stored.items())
+            seqs = [(epoch_of((pp, o)), value_seq(v)) for (pp, o), v in sorted(stored.items())
                     if pp == p and v in acked_values]
-            reordered += sum(1 for a, b in zip(seqs, seqs[1:]) if b <= a)
+            reordered += sum(1 for a, b in zip(seqs, seqs[1:]) if a[0] == b[0] and b[1] <= a[1])
     divergent = 0
     seen = {}
     for p, o, v in consumed:
@@ -61,6 +77,7 @@ def check(acked, stored, consumed=(), replicas=None, ordered=True):
         if any(s != seqs[0] for s in seqs[1:]):
             replica_faults.append(p)
     return {"acked": len(acked), "lost": len(lost), "duplicated": duplicated,
+            "rebumped": rebumped,
             "reordered": reordered, "divergent": divergent, "skipped": skipped,
             "unconsumed": len(unconsumed), "replica_faults": replica_faults,
             "first_lost": lost[:3]}

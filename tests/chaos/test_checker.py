@@ -30,6 +30,16 @@ class Checker(unittest.TestCase):
         r = check(ACKED, stored)
         self.assertEqual((r["duplicated"], r["reordered"]), (1, 1))
 
+    def test_a_copy_under_a_new_producer_epoch_is_told_apart(self):
+        stored = dict(STORED)
+        stored[(0, 3)] = "v-1"  # v-1 again, after v-3
+        epochs = {(0, 0): 0, (0, 1): 0, (1, 0): 0, (0, 2): 0, (0, 3): 1}
+        r = check(ACKED, stored, producer_epochs=epochs)
+        self.assertEqual((r["duplicated"], r["rebumped"], r["reordered"]), (0, 1, 0))
+        epochs[(0, 3)] = 0  # the same epoch: the broker let a duplicate through
+        r = check(ACKED, stored, producer_epochs=epochs)
+        self.assertEqual((r["duplicated"], r["rebumped"], r["reordered"]), (1, 0, 1))
+
     def test_a_consumer_that_skips_or_sees_another_value_is_caught(self):
         consumed = [c for c in CONSUMED if c[:2] != (0, 1)]
         r = check(ACKED, STORED, consumed)

@@ -5,10 +5,12 @@ survives broker crashes and power cuts, and measure stalls.
 
 Usage: acked_producer.py CLIENT BOOTSTRAP TOPIC ACK_FILE [PREFIX [RATE]]
 Values are PREFIX-0, PREFIX-1, ... (PREFIX defaults to "v"); RATE caps the
-records sent per second (default: about 10,000).
+records sent per second (default: about 10,000). RILL_CLIENT_DEBUG, when
+set, is librdkafka's `debug` list (e.g. eos,msg); its log goes to stderr.
 CLIENT: confluent-all (librdkafka, acks=all), confluent-idempotent (the
 idempotent librdkafka producer), kafka-python-1 (kafka-python, acks=1).
 """
+import os
 import signal
 import sys
 import time
@@ -40,6 +42,8 @@ def run_confluent(idempotent):
             "reconnect.backoff.ms": 20, "reconnect.backoff.max.ms": 200}
     if idempotent:
         conf["enable.idempotence"] = True
+    if os.environ.get("RILL_CLIENT_DEBUG"):
+        conf["debug"] = os.environ["RILL_CLIENT_DEBUG"]
 
     def delivered(err, msg):
         if err is None:
