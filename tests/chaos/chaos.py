@@ -13,16 +13,18 @@ failovers, and the produce stall after each kill (p50, max).
 Where the machine lets a test create network namespaces (root, `ip netns`,
 veth, tests/lib/netns.py), a run can also partition the network: every
 broker then runs in a namespace of its own, the harness and the clients in
-a hub namespace bridged to them, and the nemesis cuts one broker off from
-the other brokers (and sometimes from the clients too) for a few seconds,
-then heals the cut. run_in_namespaces() makes the namespaces and runs this
+a namespace of their own, all joined by a router namespace; the nemesis
+cuts one broker off from the other brokers (and sometimes from the
+clients too) for a few seconds, then heals the cut ("partition"), or cuts
+the link between a leader and one follower and kills the leader before
+the ISR can shrink ("bridge"). run_in_namespaces() makes the namespaces and runs this
 file inside the hub with --netns.
 
 Usage: RILL_BIN=... /usr/bin/python3 tests/chaos/chaos.py [--nemeses LIST]
 [SEED] [SECONDS] (make chaos SEED=... SECONDS=...). The schedule is a
-function of the seed. LIST is comma-separated from kill, powercut, pause
-and partition; by default all four when namespaces are available, the
-first three otherwise. RILL_CHAOS_BROKER_ARGS adds broker flags (e.g.
+function of the seed. LIST is comma-separated from kill, powercut, pause,
+partition and bridge; by default all five when namespaces are available,
+the first three otherwise. RILL_CHAOS_BROKER_ARGS adds broker flags (e.g.
 --log.level=debug); RILL_CHAOS_KEEP=DIR copies the brokers' logs and the
 histories there (and, with RILL_CLIENT_DEBUG=eos,msg, the producers'
 librdkafka logs)."""
@@ -131,12 +133,12 @@ class Chaos:
         self.interval = interval
         self.rng = random.Random(seed)
         self.net = netns.Net(hub, 3) if hub else None
-        if "partition" in nemeses and self.net is None:
+        if ("partition" in nemeses or "bridge" in nemeses) and self.net is None:
             raise ValueError("the partition nemesis needs the brokers in network namespaces")
         self.cluster = Cluster(3, net=self.net, args=[
             "--num.partitions=%d" % PARTITIONS, "--default.replication.factor=3",
             "--min.insync.replicas=2", "--group.initial.rebalance.delay.ms=0"] +
-            (PARTITION_BROKER_ARGS if "partition" in nemeses else []) +
+            (PARTITION_BROKER_ARGS if "partition" in nemeses or "bridge" in nemeses else []) +
             os.environ.get("RILL_CHAOS_BROKER_ARGS", "").split())
         self.procs = {}
         self.mounts = []
@@ -256,6 +258,45 @@ class Chaos:
         self.net.heal()
         self.note("healed the partition of broker %d" % victim)
 
+    def bridge(self):
+        """A partial partition, then a kill: a partition leader loses its
+        link to one follower (both still reach the controller, the other
+        follower and the clients), and 1-2.5 s later, before the ISR can
+        shrink, the leader is SIGKILLed. The cut-off follower is still in
+        the ISR and may be elected: everything acknowledged must be on it,
+        which a high watermark taken over fewer than all the ISR (a
+        majority, say) would break. Healed and restarted afterwards."""
+        try:
+            md = self.admin().list_topics(TOPIC, timeout=5)
+        except Exception:
+            return
+        parts = md.topics[TOPIC].partitions
+        led = sorted(p for p, m in parts.items() if m.leader in self.cluster.nodes)
+        if not led:
+            return
+        part = self.rng.choice(led)
+        leader = parts[part].leader
+        followers = sorted(r for r in parts[part].replicas if r != leader)
+        if not followers:
+            return
+        follower = self.rng.choice(followers)
+        self.net.cut_link(leader, follower)
+        self.partitions += 1
+        self.note("partition: link between broker %d (leader of %d) and broker %d cut" % (
+            leader, part, follower))
+        time.sleep(self.rng.uniform(1.0, 2.5))
+        b = self.cluster.nodes[leader]
+        b.kill()
+        self.kills.append((time.time(), leader, sorted(p for p, m in parts.items()
+                                                       if m.leader == leader)))
+        self.note("SIGKILL broker %d" % leader)
+        time.sleep(self.rng.uniform(0.5, 1.5))
+        self.net.heal()
+        self.note("healed the link")
+        time.sleep(self.rng.uniform(0.5, 1.0))
+        self.cluster.start(leader)
+        self.note("restarted broker %d" % leader)
+
     def run_nemesis(self):
         end = time.monotonic() + self.seconds
         while time.monotonic() < end:
@@ -265,6 +306,8 @@ class Chaos:
                 self.kill_leader(cut_power=op == "powercut")
             elif op == "partition":
                 self.partition()
+            elif op == "bridge":
+                self.bridge()
             else:
                 self.pause()
 
@@ -451,7 +494,8 @@ def main():
     ap = argparse.ArgumentParser(description="A seeded chaos run against a 3-node cluster.")
     ap.add_argument("seed", nargs="?", type=int, default=int(time.time()) % 100000)
     ap.add_argument("seconds", nargs="?", type=int, default=120)
-    ap.add_argument("--nemeses", help="comma-separated: kill, powercut, pause, partition")
+    ap.add_argument("--nemeses",
+                    help="comma-separated: kill, powercut, pause, partition, bridge")
     ap.add_argument("--interval", default="3,5", help="seconds between faults: MIN,MAX")
     ap.add_argument("--netns", help="the hub namespace this runs in (set by run_in_namespaces)")
     ap.add_argument("--json", help="write the report here")
@@ -466,8 +510,8 @@ def main():
         sys.exit(0)
     ok, why = netns.available()
     nemeses = tuple(a.nemeses.split(",")) if a.nemeses else (
-        ("kill", "powercut", "pause") + (("partition",) if ok else ()))
-    if "partition" in nemeses:
+        ("kill", "powercut", "pause") + (("partition", "bridge") if ok else ()))
+    if "partition" in nemeses or "bridge" in nemeses:
         if not ok:
             sys.exit("chaos: network partitions need network namespaces, and here: " + why)
         report = run_in_namespaces(a.seed, a.seconds, nemeses, interval)  # prints its summary

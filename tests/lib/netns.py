@@ -119,11 +119,15 @@ class Net:
         clients too when from_clients."""
         others = [k for k in range(1, self.n + 1) if k != node] + ([0] if from_clients else [])
         for other in others:
-            for a, b in ((node, other), (other, node)):
-                if (a, b) not in self.cut:
-                    ip("-n", self.hub, "rule", "add", "from", host(a), "to", host(b),
-                       "blackhole")
-                    self.cut.add((a, b))
+            self.cut_link(node, other)
+
+    def cut_link(self, a, b):
+        """Cuts the one link between parties a and b, both ways; each still
+        reaches everyone else (a partial partition)."""
+        for x, y in ((a, b), (b, a)):
+            if (x, y) not in self.cut:
+                ip("-n", self.hub, "rule", "add", "from", host(x), "to", host(y), "blackhole")
+                self.cut.add((x, y))
 
     def heal(self):
         for a, b in sorted(self.cut):
