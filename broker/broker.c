@@ -158,6 +158,22 @@ static void broker_check_isr_one(struct partition *p, void *ctx)
     partition_check_isr(p);
 }
 
+/* A node of a cluster whose metadata log failed can no longer follow the
+ * metadata: left running, it would tell clients about leaderships that
+ * have moved. It stops, with exit status 1, as Kafka's brokers halt when
+ * their metadata log directory fails; the controller fences it as soon
+ * as its address refuses connections. Alone, a node keeps answering
+ * KAFKA_STORAGE_ERROR: there is no other metadata to tell. */
+static void broker_check_metadata(struct broker *b)
+{
+    if (b->stopping || !metadata_log_failed(b->mlog) || (b->cfg.nvoters <= 1 && b->cfg.voter))
+        return;
+    log_error("broker", "the metadata log failed: stopping, since a node that cannot follow the "
+                        "metadata must not serve it; restart it on a sound disk");
+    b->exit_status = 1;
+    broker_stop(b);
+}
+
 static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -175,6 +191,7 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
     forwarding_tick(b, now);
     replica_fetchers_tick(b->fetchers);
     broker_each_partition(b, broker_check_isr_one, NULL);
+    broker_check_metadata(b);
 }
 
 /* The image listener that opens the client listener the first time this
@@ -233,6 +250,19 @@ static void broker_shutdown_step(struct broker *b)
     }
     struct timeval tv = {0, 10 * 1000};
     event_add(b->ev_resign, &tv);
+}
+
+void broker_on_storage_offline(struct broker *b)
+{
+    if (b->storage_offline)
+        return;
+    b->storage_offline = true;
+    if (b->cfg.nvoters <= 1 && b->cfg.voter)
+        return; /* alone: nowhere to move to */
+    log_error("broker", "a log directory is offline: asking the controller to move this "
+                        "broker's leaderships and take it out of every ISR; it serves again once "
+                        "restarted on a sound disk");
+    registration_request_fence(b);
 }
 
 static void broker_on_signal(evutil_socket_t sig, short what, void *arg)

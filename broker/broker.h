@@ -98,11 +98,14 @@ struct broker {
     uint8_t incarnation[16];        /* this process's registration (registration.h) */
     int64_t registration_next_ms;
     int64_t registered_epoch;       /* the broker epoch last heartbeat for, 0 none */
-    bool want_fence;                /* shutting down: asked to be fenced */
+    bool want_fence;                /* shutting down or a log directory offline: asked
+                                     * to be fenced, and kept fenced */
+    bool storage_offline;           /* a log directory went offline (a failed fsync) */
     bool serving;                   /* registered and unfenced once: listeners may accept */
     int shutdown_phase;             /* enum broker_shutdown_phase */
     int64_t shutdown_deadline_ms;
     bool stopping;
+    int exit_status;                /* the process's, once the loop ends */
 };
 
 /* Builds everything from the configuration: storage, metadata replay,
@@ -126,5 +129,13 @@ void broker_update_accepting(struct broker *b);
 /* Marks a partition as appended-to, so this loop iteration's flush pass
  * considers it (group commit across all requests of the iteration). */
 void broker_mark_dirty(struct broker *b, struct partition *p);
+
+/* A partition's log directory went offline. In a cluster the broker asks
+ * the controller to fence it, so that its leaderships move to in-sync
+ * replicas on sound disks and it leaves every ISR, and it stays fenced
+ * until restarted (Kafka's KRaft brokers without JBOD stop on any log
+ * directory failure, to the same effect). Alone, it keeps answering
+ * KAFKA_STORAGE_ERROR for what the directory holds. */
+void broker_on_storage_offline(struct broker *b);
 
 #endif

@@ -40,7 +40,8 @@ int main(int argc, char **argv)
         rc = broker_run(&broker);
     else
         log_error("broker", "start failed");
+    int status = rc == 0 ? broker.exit_status : 1;
     broker_free(&broker);
     config_free(&cfg);
-    return rc == 0 ? 0 : 1;
+    return status;
 }

@@ -469,6 +469,11 @@ int16_t metadata_log_propose_error(int rc)
     return rc == RILL_ERR_AGAIN ? KAFKA_ERR_NOT_CONTROLLER : KAFKA_ERR_KAFKA_STORAGE_ERROR;
 }
 
+bool metadata_log_failed(const struct metadata_log *ml)
+{
+    return quorum_failed(ml->quorum);
+}
+
 int32_t metadata_log_leader(const struct metadata_log *ml)
 {
     struct raft_status st;

@@ -63,6 +63,8 @@ const struct metadata_image *metadata_log_image(const struct metadata_log *ml);
 
 /* The active controller (the Raft leader), or -1 when none is known. */
 int32_t metadata_log_leader(const struct metadata_log *ml);
+/* Whether the metadata log failed for good (quorum_failed). */
+bool metadata_log_failed(const struct metadata_log *ml);
 void metadata_log_status(const struct metadata_log *ml, struct raft_status *st);
 size_t metadata_log_replicas(const struct metadata_log *ml, struct raft_replica_status *out,
                              size_t max);

@@ -592,6 +592,11 @@ void quorum_status(const struct quorum *q, struct raft_status *st)
     raft_status(q->raft, st);
 }
 
+bool quorum_failed(const struct quorum *q)
+{
+    return q->failed;
+}
+
 /* ---- start-up ----------------------------------------------------------------------- */
 
 struct quorum_loaded {

@@ -119,6 +119,10 @@ void quorum_on_durable(struct quorum *q, int64_t durable_offset);
 void quorum_on_offline(struct quorum *q);
 
 void quorum_status(const struct quorum *q, struct raft_status *st);
+/* Whether this node left the quorum for good (its log could not be
+ * written or its directory went offline): it follows no metadata until
+ * restarted. */
+bool quorum_failed(const struct quorum *q);
 /* The leader's view of each replica (raft_replicas). */
 size_t quorum_replicas(const struct quorum *q, struct raft_replica_status *out, size_t max);
 /* The log offset just after Raft entry index (the end of its batch): what

@@ -125,7 +125,7 @@ static void partition_on_durable(struct storage_log *log, int64_t durable_offset
 
 /* The log's directory went offline: what waits for durability will never
  * get it, so it is answered KAFKA_STORAGE_ERROR now, and long-polls wake
- * to find the same. */
+ * to find the same; the broker has its leaderships moved away. */
 static void partition_on_offline(struct storage_log *log, void *ctx)
 {
     (void)log;
@@ -133,6 +133,7 @@ static void partition_on_offline(struct storage_log *log, void *ctx)
     partition_fail_list(&p->waiters_head, &p->waiters_tail, KAFKA_ERR_KAFKA_STORAGE_ERROR);
     partition_fail_list(&p->local_head, &p->local_tail, KAFKA_ERR_KAFKA_STORAGE_ERROR);
     partition_notify_all(p);
+    broker_on_storage_offline(p->broker);
 }
 
 /* Idempotent producers' state is rebuilt from the batch headers of the
