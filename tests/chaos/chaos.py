@@ -47,9 +47,8 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 import netns  # noqa: E402
 from checker import check  # noqa: E402
-from rill import PYTHON, Cluster, wait_until  # noqa: E402
+from rill import PYTHON, Cluster, powerloss, wait_until  # noqa: E402
 
-POWERLOSS = os.path.join(HERE, "..", "..", "scripts", "powerloss")
 
 TOPIC = "chaos"
 PARTITIONS = 3
@@ -111,15 +110,6 @@ def producer_epochs(path, hw):
                 out[o] = epoch
             pos += 12 + length
     return out
-
-
-def powerloss(*args):
-    r = subprocess.run([PYTHON, POWERLOSS] + list(args), capture_output=True, text=True,
-                       timeout=30)
-    if r.returncode != 0:
-        raise AssertionError("scripts/powerloss %s failed (%d): %s"
-                             % (" ".join(args), r.returncode, r.stderr.strip()))
-    return r
 
 
 class Chaos:
@@ -419,8 +409,7 @@ class Chaos:
                 b.cleanup()  # before the filesystems under them go
         finally:
             for mnt in self.mounts:
-                subprocess.run([PYTHON, POWERLOSS, "umount", mnt], capture_output=True,
-                               timeout=30)
+                powerloss("umount", mnt, check=False)
             self.cluster.cleanup()
 
 

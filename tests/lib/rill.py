@@ -22,6 +22,8 @@ import time
 RILL_BIN = os.environ.get("RILL_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "bin", "rill")
 PYTHON = "/usr/bin/python3"
+POWERLOSS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                         "powerloss")
 
 _live = []
 
@@ -221,6 +223,18 @@ class Broker:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+def powerloss(*args, check=True):
+    """Runs scripts/powerloss (mount, crash, fault, clear, stats, umount of
+    the power-loss filesystem, tests/powerloss/powerloss.c); a failure
+    raises unless check is false."""
+    r = subprocess.run([PYTHON, POWERLOSS] + list(args), capture_output=True, text=True,
+                       timeout=30)
+    if check and r.returncode != 0:
+        raise AssertionError("scripts/powerloss %s failed (%d): %s"
+                             % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r
 
 
 def free_ports(n):

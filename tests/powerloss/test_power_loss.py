@@ -21,24 +21,13 @@ import unittest
 
 from confluent_kafka import Consumer, TopicPartition
 
-from rill import PYTHON, Broker, wait_until
+from rill import PYTHON, Broker, powerloss, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..")
-POWERLOSS = os.path.join(ROOT, "scripts", "powerloss")
 CLIENTS = ("confluent-all", "confluent-idempotent", "kafka-python-1")
 PARTITIONS = 2
 CYCLES = int(os.environ.get("RILL_POWERLOSS_CYCLES", "5"))
 GROUP = "powerloss-group"
-
-
-def powerloss(*args, check=True):
-    r = subprocess.run([PYTHON, POWERLOSS] + list(args), capture_output=True, text=True,
-                       timeout=30)
-    if check and r.returncode != 0:
-        raise AssertionError("scripts/powerloss %s failed (%d): %s"
-                             % (" ".join(args), r.returncode, r.stderr.strip()))
-    return r
 
 
 def count_lines(path):

@@ -11,7 +11,6 @@ carry on against the new leader, and everything acknowledged, before the
 fault and after, is read back there."""
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
@@ -19,19 +18,9 @@ import unittest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from rill import PYTHON, Cluster, wait_until
+from rill import Cluster, powerloss, wait_until
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-POWERLOSS = os.path.join(HERE, "..", "..", "scripts", "powerloss")
 TOPIC = "disk-fault"
-
-
-def powerloss(*args, check=True):
-    r = subprocess.run([PYTHON, POWERLOSS] + list(args), capture_output=True, text=True,
-                       timeout=30)
-    if check and r.returncode != 0:
-        raise AssertionError("scripts/powerloss %s: %s" % (" ".join(args), r.stderr.strip()))
-    return r
 
 
 class ReplicaDiskFault(unittest.TestCase):

@@ -22,19 +22,9 @@ from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
 
 from kwire import RawClient
-from rill import PYTHON, Broker
+from rill import Broker, powerloss
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-POWERLOSS = os.path.join(HERE, "..", "..", "scripts", "powerloss")
 STORAGE_ERROR = 56
-
-
-def powerloss(*args, check=True):
-    r = subprocess.run([PYTHON, POWERLOSS] + list(args), capture_output=True, text=True,
-                       timeout=30)
-    if check and r.returncode != 0:
-        raise AssertionError("scripts/powerloss %s: %s" % (" ".join(args), r.stderr.strip()))
-    return r
 
 
 def batch(values):
