@@ -127,7 +127,10 @@ class Chaos:
             raise ValueError("the partition nemesis needs the brokers in network namespaces")
         self.cluster = Cluster(3, net=self.net, args=[
             "--num.partitions=%d" % PARTITIONS, "--default.replication.factor=3",
-            "--min.insync.replicas=2", "--group.initial.rebalance.delay.ms=0"] +
+            "--min.insync.replicas=2", "--group.initial.rebalance.delay.ms=0",
+            # Preferred-leader elections under load too: a restarted broker
+            # gets its leaderships back within seconds, not 5 minutes.
+            "--leader.imbalance.check.interval.seconds=2"] +
             (PARTITION_BROKER_ARGS if "partition" in nemeses or "bridge" in nemeses else []) +
             os.environ.get("RILL_CHAOS_BROKER_ARGS", "").split())
         self.procs = {}
@@ -336,7 +339,9 @@ class Chaos:
             os.path.join(first.data_dir, "%s-%d" % (TOPIC, p)), hws[p]).items()}
         report = {"seed": self.seed, "seconds": self.seconds, "failovers": len(self.kills),
                   "power_cuts": self.cuts, "pauses": self.pauses,
-                  "partitions": self.partitions, "clients": {}}
+                  "partitions": self.partitions, "clients": {},
+                  "preferred_elections": sum(b.log().count("preferred-leader election:")
+                                             for b in self.cluster.nodes.values())}
         for name in PRODUCERS:
             mine = [(p, o, v) for p, o, v, _ in acked[name]]
             values = {v for _, _, v in mine}
@@ -417,9 +422,9 @@ def summary(report):
     stalls = sorted(report["stalls"])
     p50 = stalls[len(stalls) // 2] if stalls else None
     lines = ["chaos seed %d, %ds: %d failovers (%d of them power cuts), %d pauses, "
-             "%d network partitions" % (report["seed"], report["seconds"], report["failovers"],
-                                        report["power_cuts"], report["pauses"],
-                                        report.get("partitions", 0))]
+             "%d network partitions, %d preferred-leader elections" % (
+                 report["seed"], report["seconds"], report["failovers"], report["power_cuts"],
+                 report["pauses"], report["partitions"], report["preferred_elections"])]
     for name, r in report["clients"].items():
         lines.append("  %-22s acked %6d lost %d duplicated %d (%d more re-sent under a new "
                      "producer epoch) reordered %d divergent %d skipped %d unconsumed %d "
