@@ -2,15 +2,20 @@
  * any Kafka-compatible bootstrap address, plus the raw-disk baseline.
  *
  *   rill-loadgen produce BOOTSTRAP TOPIC RECORDS SIZE ACKS PARTITIONS [RF [MIN_ISR]]
+ *   rill-loadgen rate    BOOTSTRAP TOPIC SECONDS RATE SIZE ACKS PARTITIONS [RF [MIN_ISR]]
  *   rill-loadgen consume BOOTSTRAP TOPIC RECORDS PARTITIONS
  *   rill-loadgen disk    FILE BYTES
  *
  * Each prints one line: "<mode> records=N bytes=B seconds=S records_per_s=R mb_per_s=M";
- * produce adds the acknowledgement latency (p50_ms, p99_ms: from produce()
- * to the delivery report, librdkafka's own measure, so it includes the
- * client's queue at saturation). produce creates the topic first (with
- * PARTITIONS partitions, RF replicas, default 1, and min.insync.replicas
- * MIN_ISR, default the broker's). */
+ * produce and rate add the acknowledgement latency (p50_ms, p99_ms: from
+ * produce() to the delivery report, librdkafka's own measure). produce
+ * sends as fast as it can, so at saturation its latency includes the
+ * client's own queue; rate sends RATE records a second for SECONDS,
+ * spread evenly, so below saturation it measures the broker. Both create
+ * the topic first (with PARTITIONS partitions, RF replicas, default 1,
+ * and min.insync.replicas MIN_ISR, default the broker's). consume reads
+ * with librdkafka's batch API (up to 10,000 messages a call), so that it
+ * measures the broker rather than the client's per-message queue lock. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -112,8 +117,10 @@ static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, int 
     rd_kafka_NewTopic_destroy(nt);
 }
 
+/* rate > 0: RATE records a second for `records` seconds; else `records`
+ * records as fast as they go. */
 static int produce(const char *bootstrap, const char *topic, long long records, int size,
-                   const char *acks, int partitions, int rf, const char *min_isr)
+                   const char *acks, int partitions, int rf, const char *min_isr, double rate)
 {
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -141,7 +148,16 @@ static int produce(const char *bootstrap, const char *topic, long long records, 
     memset(lat_fine, 0, sizeof(lat_fine));
     memset(lat_coarse, 0, sizeof(lat_coarse));
     double t0 = now_s();
-    for (long long i = 0; i < records;) {
+    long long total = rate > 0 ? (long long)(rate * (double)records) : records;
+    for (long long i = 0; i < total;) {
+        if (rate > 0) {
+            double due = t0 + (double)i / rate; /* record i's send time */
+            double wait = due - now_s();
+            if (wait > 0) {
+                rd_kafka_poll(rk, 1); /* up to 1 ms: sends go out each millisecond */
+                continue;
+            }
+        }
         int32_t part = partitions > 1 ? (int32_t)(i % partitions) : 0;
         if (rd_kafka_produce(rkt, part, 0, payload, (size_t)size, NULL, 0, NULL) == 0) {
             i++;
@@ -155,9 +171,13 @@ static int produce(const char *bootstrap, const char *topic, long long records, 
     }
     rd_kafka_flush(rk, 120000);
     double secs = now_s() - t0;
-    char mode[96];
-    snprintf(mode, sizeof(mode), "produce acks=%s partitions=%d rf=%d p50_ms=%.2f p99_ms=%.2f",
-             acks, partitions, rf, latency_quantile(0.5), latency_quantile(0.99));
+    char mode[128];
+    char paced[32] = "";
+    if (rate > 0)
+        snprintf(paced, sizeof(paced), " rate=%.0f", rate);
+    snprintf(mode, sizeof(mode), "%s acks=%s partitions=%d rf=%d%s p50_ms=%.2f p99_ms=%.2f",
+             rate > 0 ? "rate" : "produce", acks, partitions, rf, paced, latency_quantile(0.5),
+             latency_quantile(0.99));
     report(mode, delivered, delivered * (long long)size, secs);
     if (failed)
         fprintf(stderr, "loadgen: %lld deliveries failed\n", failed);
@@ -189,20 +209,27 @@ static int consume(const char *bootstrap, const char *topic, long long records, 
         rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_queue_t *queue = rd_kafka_queue_get_consumer(rk);
+    enum { BATCH = 10000 };
+    rd_kafka_message_t **batch = malloc(BATCH * sizeof(*batch));
     long long got = 0, bytes = 0;
     double t0 = 0, deadline = now_s() + 300;
-    while (got < records && now_s() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (m == NULL)
-            continue;
-        if (!m->err) {
-            if (got == 0)
-                t0 = now_s(); /* from the first record: no connection set-up */
-            got++;
-            bytes += (long long)m->len;
+    while (queue != NULL && batch != NULL && got < records && now_s() < deadline) {
+        ssize_t n = rd_kafka_consume_batch_queue(queue, 100, batch, BATCH);
+        for (ssize_t i = 0; i < n; i++) {
+            rd_kafka_message_t *m = batch[i];
+            if (!m->err) {
+                if (got == 0)
+                    t0 = now_s(); /* from the first record: no connection set-up */
+                got++;
+                bytes += (long long)m->len;
+            }
+            rd_kafka_message_destroy(m);
         }
-        rd_kafka_message_destroy(m);
     }
+    free(batch);
+    if (queue != NULL)
+        rd_kafka_queue_destroy(queue);
     double secs = now_s() - t0;
     char mode[64];
     snprintf(mode, sizeof(mode), "consume partitions=%d", partitions);
@@ -248,12 +275,18 @@ int main(int argc, char **argv)
 {
     if (argc >= 8 && strcmp(argv[1], "produce") == 0)
         return produce(argv[2], argv[3], atoll(argv[4]), atoi(argv[5]), argv[6], atoi(argv[7]),
-                       argc >= 9 ? atoi(argv[8]) : 1, argc >= 10 ? argv[9] : NULL);
+                       argc >= 9 ? atoi(argv[8]) : 1, argc >= 10 ? argv[9] : NULL, 0);
+    if (argc >= 9 && strcmp(argv[1], "rate") == 0 && atof(argv[5]) > 0)
+        return produce(argv[2], argv[3], atoll(argv[4]), atoi(argv[6]), argv[7], atoi(argv[8]),
+                       argc >= 10 ? atoi(argv[9]) : 1, argc >= 11 ? argv[10] : NULL,
+                       atof(argv[5]));
     if (argc >= 6 && strcmp(argv[1], "consume") == 0)
         return consume(argv[2], argv[3], atoll(argv[4]), atoi(argv[5]));
     if (argc >= 4 && strcmp(argv[1], "disk") == 0)
         return disk(argv[2], atoll(argv[3]));
     fprintf(stderr, "usage: rill-loadgen produce BOOTSTRAP TOPIC RECORDS SIZE ACKS PARTITIONS "
+                    "[RF [MIN_ISR]]\n"
+                    "       rill-loadgen rate BOOTSTRAP TOPIC SECONDS RATE SIZE ACKS PARTITIONS "
                     "[RF [MIN_ISR]]\n"
                     "       rill-loadgen consume BOOTSTRAP TOPIC RECORDS PARTITIONS\n"
                     "       rill-loadgen disk FILE BYTES\n");
