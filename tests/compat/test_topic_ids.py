@@ -125,10 +125,11 @@ class TopicIds(unittest.TestCase):
         # A live topic's directory from before topic ids were kept: adopted.
         os.unlink(os.path.join(self.dir_of("kept", 0), "partition.metadata"))
         self.broker.start()
-        wait_until(lambda: not os.path.exists(ghost) and not os.path.exists(impostor), 10,
-                   what="the deleted topics' directories to go")
-        self.assertFalse(os.path.exists(legacy))
         stray = os.path.join(data, "legacy-0.noid-stray")
+        # One pass sets all three aside, one directory after another (each
+        # rename made durable): wait for the last of them, whichever it is.
+        wait_until(lambda: not any(os.path.exists(d) for d in (ghost, impostor, legacy))
+                   and os.path.exists(stray), 10, what="the strays to be set aside")
         self.assertTrue(os.path.isfile(os.path.join(stray, "00000000000000000000.log")))
         self.assertEqual(sorted(os.listdir(stray)), ["00000000000000000000.log"])
         self.assertEqual(self.read("kept"), [(i, "k-%d" % i) for i in range(10)])
