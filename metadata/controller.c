@@ -946,8 +946,13 @@ int32_t controller_sessions_expired(struct controller_sessions *ss,
             session_start(ss, s, b->epoch, now_ms);
             continue;
         }
-        if (now_ms >= s->deadline_ms || s->want_fence)
+        if (now_ms >= s->deadline_ms || s->want_fence) {
+            /* What it said before its session ran out does not unfence it
+             * again: only a heartbeat after this does. */
+            if (!s->want_fence)
+                s->heard = false;
             return b->id;
+        }
     }
     return -1;
 }

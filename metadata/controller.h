@@ -234,7 +234,9 @@ int controller_sessions_decide(struct controller_sessions *ss, const struct meta
                                const struct controller_config *cfg, int64_t now_ms,
                                struct controller_out *out);
 /* The first live broker whose session has expired, or -1. A broker with
- * no session yet (registered after the reset) gets one now. */
+ * no session yet (registered after the reset) gets one now. An expired
+ * session forgets the heartbeats it had: only one after it unfences the
+ * broker again. */
 int32_t controller_sessions_expired(struct controller_sessions *ss,
                                     const struct metadata_image *image, int64_t now_ms);
 

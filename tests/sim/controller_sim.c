@@ -114,6 +114,13 @@ struct sim {
     struct controller_config cfg;
     bool deciding;
     int topic_seq;
+    /* For "the controller unfences a broker only once it has heard from
+     * it since it decided to fence it": an event counter, and per broker
+     * id the event of its last heartbeat that reached the controller and
+     * of its last fence decision. */
+    uint64_t events;
+    uint64_t heard_event[SIM_NODES + 1];
+    uint64_t fence_event[SIM_NODES + 1];
     char failure[512];
 };
 
@@ -383,9 +390,24 @@ static void sim_decide(struct sim *s)
     struct controller_out out;
     controller_out_init(&out);
     if (controller_sessions_decide(&s->sessions, &c->image, &s->cfg, s->now_ms, &out) == 0 &&
-        out.n > 0 && sim_propose(s, &out)) {
-        s->deciding = true;
-        s->pending[s->npending - 1].decision = true;
+        out.n > 0) {
+        const Rill__Metadata__MetadataRecord *first = out.recs[0];
+        int32_t fenced = first->record_case == RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER
+                             ? first->fence_broker->broker_id
+                             : -1;
+        int32_t unfenced =
+            first->record_case == RILL__METADATA__METADATA_RECORD__RECORD_UNFENCE_BROKER
+                ? first->unfence_broker->broker_id
+                : -1;
+        if (unfenced >= 1 && unfenced <= SIM_NODES &&
+            s->heard_event[unfenced] < s->fence_event[unfenced])
+            sim_fail(s, "broker %d unfenced without a heartbeat since it was fenced", unfenced);
+        if (sim_propose(s, &out)) {
+            s->deciding = true;
+            s->pending[s->npending - 1].decision = true;
+            if (fenced >= 1 && fenced <= SIM_NODES)
+                s->fence_event[fenced] = ++s->events;
+        }
     }
     controller_out_free(&out);
 }
@@ -512,6 +534,8 @@ static void sim_broker_tick(struct sim *s, struct sim_node *n)
     }
     controller_sessions_heartbeat(&s->sessions, n->id, me->epoch, n->image.version, n->stopping,
                                   s->now_ms);
+    if (!n->stopping)
+        s->heard_event[n->id] = ++s->events;
 }
 
 /* Node n restarts from a snapshot of node `from`'s image (itself: a

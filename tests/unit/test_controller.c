@@ -314,6 +314,56 @@ START_TEST(sessions_expire_and_fence)
 }
 END_TEST
 
+/* A broker heard from before it went silent (a paused process) is fenced
+ * when its session runs out, and stays fenced: only a heartbeat after the
+ * fence unfences it. (Unfenced again from the heartbeats it sent before,
+ * it flapped every decision while paused.) */
+START_TEST(a_silent_broker_stays_fenced_until_it_heartbeats_again)
+{
+    struct metadata_image img;
+    ck_assert_int_eq(metadata_image_init(&img), 0);
+    for (int32_t id = 1; id <= 2; id++)
+        register_live(&img, id);
+    struct controller_sessions ss;
+    controller_sessions_init(&ss, 1000);
+    ck_assert_int_eq(controller_sessions_reset(&ss, &img, 0), 0);
+    int64_t epoch1 = metadata_image_broker(&img, 1)->epoch;
+    int64_t epoch2 = metadata_image_broker(&img, 2)->epoch;
+    /* Broker 1 heartbeats, caught up, then falls silent; broker 2 keeps on. */
+    ck_assert_int_eq(controller_sessions_heartbeat(&ss, 1, epoch1, img.version, false, 100), 0);
+    ck_assert_int_eq(controller_sessions_heartbeat(&ss, 2, epoch2, img.version, false, 1000), 0);
+    struct controller_out out;
+    controller_out_init(&out);
+    ck_assert_int_eq(controller_sessions_decide(&ss, &img, &clean, 1100, &out), 0);
+    ck_assert_uint_ge(out.n, 1);
+    ck_assert_int_eq(out.recs[0]->record_case,
+                     RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER);
+    apply_all(&img, &out);
+    ck_assert(!metadata_image_broker_live(&img, 1));
+    for (int64_t now = 1200; now <= 3000; now += 100) {
+        ck_assert_int_eq(controller_sessions_heartbeat(&ss, 2, epoch2, img.version, false, now),
+                         0);
+        ck_assert_int_eq(controller_sessions_decide(&ss, &img, &clean, now, &out), 0);
+        for (size_t i = 0; i < out.n; i++)
+            ck_assert_int_ne(out.recs[i]->record_case,
+                             RILL__METADATA__METADATA_RECORD__RECORD_UNFENCE_BROKER);
+        apply_all(&img, &out);
+        ck_assert(!metadata_image_broker_live(&img, 1));
+    }
+    /* Its next heartbeat (resumed, caught up) unfences it. */
+    ck_assert_int_eq(controller_sessions_heartbeat(&ss, 1, epoch1, img.version, false, 3100), 0);
+    ck_assert_int_eq(controller_sessions_decide(&ss, &img, &clean, 3100, &out), 0);
+    ck_assert_uint_ge(out.n, 1);
+    ck_assert_int_eq(out.recs[0]->record_case,
+                     RILL__METADATA__METADATA_RECORD__RECORD_UNFENCE_BROKER);
+    apply_all(&img, &out);
+    ck_assert(metadata_image_broker_live(&img, 1));
+    controller_out_free(&out);
+    controller_sessions_free(&ss);
+    metadata_image_free(&img);
+}
+END_TEST
+
 START_TEST(unclean_election_only_when_enabled)
 {
     struct metadata_image img;
@@ -384,6 +434,7 @@ Suite *suite_controller(void)
     tcase_add_test(tc, stale_decisions_change_nothing);
     tcase_add_test(tc, a_new_incarnation_leaves_every_isr);
     tcase_add_test(tc, sessions_expire_and_fence);
+    tcase_add_test(tc, a_silent_broker_stays_fenced_until_it_heartbeats_again);
     tcase_add_test(tc, unclean_election_only_when_enabled);
     tcase_add_test(tc, isr_changes_are_checked_and_leaders_rebalanced);
     suite_add_tcase(s, tc);
