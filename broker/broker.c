@@ -158,6 +158,13 @@ static void broker_check_isr_one(struct partition *p, void *ctx)
     partition_check_isr(p);
 }
 
+/* Whether this node is one of several (a voter among others, or an
+ * observer): then other nodes can take over what it cannot do. */
+static bool broker_clustered(const struct broker *b)
+{
+    return b->cfg.nvoters > 1 || !b->cfg.voter;
+}
+
 /* A node of a cluster whose metadata log failed can no longer follow the
  * metadata: left running, it would tell clients about leaderships that
  * have moved. It stops, with exit status 1, as Kafka's brokers halt when
@@ -166,7 +173,7 @@ static void broker_check_isr_one(struct partition *p, void *ctx)
  * KAFKA_STORAGE_ERROR: there is no other metadata to tell. */
 static void broker_check_metadata(struct broker *b)
 {
-    if (b->stopping || !metadata_log_failed(b->mlog) || (b->cfg.nvoters <= 1 && b->cfg.voter))
+    if (b->stopping || !metadata_log_failed(b->mlog) || !broker_clustered(b))
         return;
     log_error("broker", "the metadata log failed: stopping, since a node that cannot follow the "
                         "metadata must not serve it; restart it on a sound disk");
@@ -254,11 +261,8 @@ static void broker_shutdown_step(struct broker *b)
 
 void broker_on_storage_offline(struct broker *b)
 {
-    if (b->storage_offline)
-        return;
-    b->storage_offline = true;
-    if (b->cfg.nvoters <= 1 && b->cfg.voter)
-        return; /* alone: nowhere to move to */
+    if (!broker_clustered(b) || b->want_fence)
+        return; /* alone: nowhere to move to; or already asked */
     log_error("broker", "a log directory is offline: asking the controller to move this "
                         "broker's leaderships and take it out of every ISR; it serves again once "
                         "restarted on a sound disk");
@@ -270,8 +274,7 @@ static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct broker *b = arg;
     log_info("broker", "%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    bool clustered = b->cfg.nvoters > 1 || !b->cfg.voter;
-    if (b->ev_resign == NULL && clustered) {
+    if (b->ev_resign == NULL && broker_clustered(b)) {
         b->ev_resign = evtimer_new(b->base, broker_on_shutdown_wait, b);
         if (b->ev_resign != NULL) {
             b->shutdown_phase = BROKER_SHUTDOWN_FENCE;

@@ -100,7 +100,6 @@ struct broker {
     int64_t registered_epoch;       /* the broker epoch last heartbeat for, 0 none */
     bool want_fence;                /* shutting down or a log directory offline: asked
                                      * to be fenced, and kept fenced */
-    bool storage_offline;           /* a log directory went offline (a failed fsync) */
     bool serving;                   /* registered and unfenced once: listeners may accept */
     int shutdown_phase;             /* enum broker_shutdown_phase */
     int64_t shutdown_deadline_ms;

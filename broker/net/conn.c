@@ -427,16 +427,13 @@ static int conn_write_now(struct conn *c)
          * alone. errno is cleared first to tell the two apart. */
         errno = 0;
         int n = evbuffer_write(c->out, c->fd);
-        bool would_block = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-        if (n < 0 || (n == 0 && would_block)) {
-            if (would_block)
-                break; /* the socket is full: the write event resumes it */
-            return -1;
-        }
-        if (n == 0)
-            return -1; /* sendfile at the end of a file that was truncated
-                        * under a queued answer: it cannot finish, and
-                        * writing again would spin on the same zero */
+        if (n > 0)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            break; /* the socket is full: the write event resumes it */
+        return -1; /* an error, or sendfile at the end of a file truncated
+                    * under a queued answer: it cannot finish, and writing
+                    * again would spin on the same zero */
     }
     return 0;
 }
