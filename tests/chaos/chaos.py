@@ -160,13 +160,18 @@ class Chaos:
         return AdminClient({"bootstrap.servers": self.cluster.bootstrap(),
                             "socket.timeout.ms": 3000})
 
-    def leaders(self):
-        md = self.admin().list_topics(TOPIC, timeout=5)
-        return {p: m.leader for p, m in md.topics[TOPIC].partitions.items()}
+    def topic_metadata(self, quiet=False):
+        """The cluster's Metadata for TOPIC; with quiet, None when no broker
+        answers (a nemesis then skips its turn)."""
+        try:
+            return self.admin().list_topics(TOPIC, timeout=5)
+        except Exception:
+            if quiet:
+                return None
+            raise
 
     def full_isr(self):
-        md = self.admin().list_topics(TOPIC, timeout=5)
-        parts = md.topics[TOPIC].partitions
+        parts = self.topic_metadata().topics[TOPIC].partitions
         return len(parts) == PARTITIONS and all(len(m.isrs) == 3 and m.leader >= 0
                                                 for m in parts.values())
 
@@ -192,10 +197,10 @@ class Chaos:
              GROUP, os.path.join(wd, "consumed.txt")], stderr=subprocess.DEVNULL)
 
     def kill_leader(self, cut_power=False):
-        try:
-            leaders = self.leaders()
-        except Exception:
+        md = self.topic_metadata(quiet=True)
+        if md is None:
             return
+        leaders = {p: m.leader for p, m in md.topics[TOPIC].partitions.items()}
         live = [p for p, l in leaders.items() if l in self.cluster.nodes]
         if not live:
             return
@@ -230,9 +235,8 @@ class Chaos:
         leader still takes produce requests that it can never commit: they
         must fail or be retried elsewhere, and its uncommitted tail must be
         truncated after the heal."""
-        try:
-            md = self.admin().list_topics(TOPIC, timeout=5)
-        except Exception:
+        md = self.topic_metadata(quiet=True)
+        if md is None:
             return
         leaders = sorted(m.leader for m in md.topics[TOPIC].partitions.values() if m.leader > 0)
         kind = self.rng.choice(("leader", "leader", "controller", "any"))
@@ -259,9 +263,8 @@ class Chaos:
         the ISR and may be elected: everything acknowledged must be on it,
         which a high watermark taken over fewer than all the ISR (a
         majority, say) would break. Healed and restarted afterwards."""
-        try:
-            md = self.admin().list_topics(TOPIC, timeout=5)
-        except Exception:
+        md = self.topic_metadata(quiet=True)
+        if md is None:
             return
         parts = md.topics[TOPIC].partitions
         led = sorted(p for p, m in parts.items() if m.leader in self.cluster.nodes)

@@ -287,26 +287,39 @@ START_TEST(a_new_incarnation_leaves_every_isr)
 }
 END_TEST
 
+/* Two live brokers and 1 s sessions for them, started at 0. */
+static void two_brokers_in_session(struct metadata_image *img, struct controller_sessions *ss)
+{
+    ck_assert_int_eq(metadata_image_init(img), 0);
+    for (int32_t id = 1; id <= 2; id++)
+        register_live(img, id);
+    controller_sessions_init(ss, 1000);
+    ck_assert_int_eq(controller_sessions_reset(ss, img, 0), 0);
+}
+
+/* The liveness decision at now: its first record is of record_case; it is
+ * applied to img. */
+static void decide_and_apply(struct controller_sessions *ss, struct metadata_image *img,
+                             int64_t now, struct controller_out *out, int record_case)
+{
+    ck_assert_int_eq(controller_sessions_decide(ss, img, &clean, now, out), 0);
+    ck_assert_uint_ge(out->n, 1);
+    ck_assert_int_eq(out->recs[0]->record_case, record_case);
+    apply_all(img, out);
+}
+
 START_TEST(sessions_expire_and_fence)
 {
     struct metadata_image img;
-    ck_assert_int_eq(metadata_image_init(&img), 0);
-    for (int32_t id = 1; id <= 2; id++)
-        register_live(&img, id);
     struct controller_sessions ss;
-    controller_sessions_init(&ss, 1000);
-    ck_assert_int_eq(controller_sessions_reset(&ss, &img, 0), 0);
+    two_brokers_in_session(&img, &ss);
     ck_assert_int_eq(controller_sessions_expired(&ss, &img, 999), -1);
     ck_assert_int_eq(controller_sessions_heartbeat(&ss, 2, metadata_image_broker(&img, 2)->epoch,
                                                    img.version, false, 900), 0);
     ck_assert_int_eq(controller_sessions_expired(&ss, &img, 1000), 1);
     struct controller_out out;
     controller_out_init(&out);
-    ck_assert_int_eq(controller_sessions_decide(&ss, &img, &clean, 1000, &out), 0);
-    ck_assert_uint_ge(out.n, 1);
-    ck_assert_int_eq(out.recs[0]->record_case,
-                     RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER);
-    apply_all(&img, &out);
+    decide_and_apply(&ss, &img, 1000, &out, RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER);
     ck_assert_int_eq(controller_sessions_expired(&ss, &img, 1500), -1);
     controller_out_free(&out);
     controller_sessions_free(&ss);
@@ -321,12 +334,8 @@ END_TEST
 START_TEST(a_silent_broker_stays_fenced_until_it_heartbeats_again)
 {
     struct metadata_image img;
-    ck_assert_int_eq(metadata_image_init(&img), 0);
-    for (int32_t id = 1; id <= 2; id++)
-        register_live(&img, id);
     struct controller_sessions ss;
-    controller_sessions_init(&ss, 1000);
-    ck_assert_int_eq(controller_sessions_reset(&ss, &img, 0), 0);
+    two_brokers_in_session(&img, &ss);
     int64_t epoch1 = metadata_image_broker(&img, 1)->epoch;
     int64_t epoch2 = metadata_image_broker(&img, 2)->epoch;
     /* Broker 1 heartbeats, caught up, then falls silent; broker 2 keeps on. */
@@ -334,11 +343,7 @@ START_TEST(a_silent_broker_stays_fenced_until_it_heartbeats_again)
     ck_assert_int_eq(controller_sessions_heartbeat(&ss, 2, epoch2, img.version, false, 1000), 0);
     struct controller_out out;
     controller_out_init(&out);
-    ck_assert_int_eq(controller_sessions_decide(&ss, &img, &clean, 1100, &out), 0);
-    ck_assert_uint_ge(out.n, 1);
-    ck_assert_int_eq(out.recs[0]->record_case,
-                     RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER);
-    apply_all(&img, &out);
+    decide_and_apply(&ss, &img, 1100, &out, RILL__METADATA__METADATA_RECORD__RECORD_FENCE_BROKER);
     ck_assert(!metadata_image_broker_live(&img, 1));
     for (int64_t now = 1200; now <= 3000; now += 100) {
         ck_assert_int_eq(controller_sessions_heartbeat(&ss, 2, epoch2, img.version, false, now),
@@ -352,11 +357,8 @@ START_TEST(a_silent_broker_stays_fenced_until_it_heartbeats_again)
     }
     /* Its next heartbeat (resumed, caught up) unfences it. */
     ck_assert_int_eq(controller_sessions_heartbeat(&ss, 1, epoch1, img.version, false, 3100), 0);
-    ck_assert_int_eq(controller_sessions_decide(&ss, &img, &clean, 3100, &out), 0);
-    ck_assert_uint_ge(out.n, 1);
-    ck_assert_int_eq(out.recs[0]->record_case,
+    decide_and_apply(&ss, &img, 3100, &out,
                      RILL__METADATA__METADATA_RECORD__RECORD_UNFENCE_BROKER);
-    apply_all(&img, &out);
     ck_assert(metadata_image_broker_live(&img, 1));
     controller_out_free(&out);
     controller_sessions_free(&ss);
